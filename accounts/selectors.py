@@ -1,0 +1,56 @@
+"""Reads: every lookup the auth layer and the API need, in one place."""
+
+import hashlib
+from typing import TypeVar
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+from accounts.models import ApiKey, Membership, Organization
+from accounts.principal import Principal
+
+User = get_user_model()
+OrgOwned = TypeVar("OrgOwned", Membership, ApiKey)
+
+
+def api_key_hash(secret: str) -> str:
+    """SHA-256 of the key; keys are random 256-bit values, so a slow hash adds nothing."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_key_by_secret(*, secret: str) -> ApiKey | None:
+    """The active key with this secret, with its organization, or None."""
+    return (
+        ApiKey.objects.select_related("organization")
+        .filter(secret_hash=api_key_hash(secret), revoked_at__isnull=True)
+        .first()
+    )
+
+
+def membership_active(*, user_id: int, organization_id: int) -> Membership | None:
+    """The membership if it still exists and the user is active: re-checked on every request."""
+    return (
+        Membership.objects.select_related("user", "organization", "role")
+        .filter(user_id=user_id, organization_id=organization_id, user__is_active=True)
+        .first()
+    )
+
+
+def memberships_of_user(*, user_id: int) -> list[Membership]:
+    return list(
+        Membership.objects.select_related("organization", "role").filter(user_id=user_id).order_by("organization__slug")
+    )
+
+
+def organization_by_slug(*, slug: str) -> Organization | None:
+    return Organization.objects.filter(slug=slug).first()
+
+
+def api_keys_of_organization(*, principal: Principal) -> QuerySet[ApiKey]:
+    """The caller's organization's keys, newest first: scoped through `for_principal`."""
+    return for_principal(ApiKey.objects.select_related("created_by"), principal)
+
+
+def for_principal(queryset: QuerySet[OrgOwned], principal: Principal) -> QuerySet[OrgOwned]:
+    """The one tenant filter: narrows any org-owned queryset to the caller's organization."""
+    return queryset.filter(organization_id=principal.organization_id)

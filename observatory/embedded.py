@@ -1,0 +1,39 @@
+"""The embedded PostgreSQL used when DATABASE_URL is unset (pgserver: a real server from a wheel)."""
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED_DATABASE_NAME = "observatory"
+
+
+def embedded_database_settings(data_dir: Path, database: str = EMBEDDED_DATABASE_NAME) -> dict[str, Any]:
+    """Start (or reuse) the server under `data_dir` and return a Django DATABASES entry for it.
+
+    The server is left running when this process exits so that later commands, gunicorn
+    workers and test runs reuse it instead of paying the start-up again.
+    """
+    # pgserver warns about XDG_RUNTIME_DIR on headless machines; the fallback is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+        from psycopg.conninfo import conninfo_to_dict
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(data_dir, cleanup_mode=None)
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+        logger.info("created embedded database %s under %s", database, data_dir)
+    params = conninfo_to_dict(server.get_uri(database))
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": params.get("dbname", database),
+        "USER": params.get("user", "postgres"),
+        "PASSWORD": params.get("password", ""),
+        "HOST": params.get("host", ""),
+        "PORT": params.get("port", ""),
+    }
