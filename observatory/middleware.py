@@ -1,6 +1,5 @@
 """Cross-cutting HTTP concerns: request ids, rate-limit headers, the error envelope outside DRF."""
 
-import json
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
@@ -78,13 +77,4 @@ class ApiErrorMiddleware:
 
 def _is_json(response: HttpResponse) -> bool:
     content_type = response.get("Content-Type", "")
-    if "json" in content_type or "protobuf" in content_type:
-        return True
-    # Streaming or empty bodies (204, 304) have nothing to wrap.
-    if getattr(response, "streaming", False) or not response.content:
-        return True
-    try:
-        json.loads(response.content)
-    except ValueError:
-        return False
-    return True
+    return "json" in content_type or "protobuf" in content_type or getattr(response, "streaming", False)
