@@ -1,0 +1,71 @@
+"""The Django admin: organizations with members, roles from the catalog, keys shown once."""
+
+import hashlib
+import re
+
+import pytest
+from django.test import Client
+
+from accounts import services
+from accounts.models import ApiKey, Role
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_logged_in(org, roles) -> Client:
+    user = services.user_ensure(username="operator", password="pw-operator", superuser=True)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/",
+        "/admin/accounts/organization/",
+        "/admin/accounts/organization/add/",
+        "/admin/accounts/role/",
+        "/admin/accounts/membership/",
+        "/admin/accounts/apikey/",
+        "/admin/accounts/apikey/add/",
+    ],
+)
+def test_admin_pages_render(admin_client_logged_in, path):
+    assert admin_client_logged_in.get(path).status_code == 200
+
+
+def test_role_permissions_are_ticked_from_the_catalog(admin_client_logged_in, roles):
+    page = admin_client_logged_in.get(f"/admin/accounts/role/{roles['viewer'].pk}/change/").content.decode()
+    assert 'type="checkbox" name="permissions" value="metrics:query"' in page
+    response = admin_client_logged_in.post(
+        f"/admin/accounts/role/{roles['viewer'].pk}/change/",
+        {"name": "viewer", "description": "d", "permissions": ["metrics:read", "metrics:query"]},
+    )
+    assert response.status_code == 302
+    assert sorted(Role.objects.get(name="viewer").permissions) == ["metrics:query", "metrics:read"]
+
+
+def test_a_role_cannot_get_a_permission_outside_the_catalog(admin_client_logged_in, roles):
+    response = admin_client_logged_in.post(
+        f"/admin/accounts/role/{roles['viewer'].pk}/change/",
+        {"name": "viewer", "description": "d", "permissions": ["everything:*"]},
+    )
+    assert response.status_code == 200  # the form comes back with an error
+    assert Role.objects.get(name="viewer").permissions == ["metrics:read"]
+
+
+def test_adding_a_key_in_the_admin_shows_the_secret_once(admin_client_logged_in, org):
+    response = admin_client_logged_in.post(
+        "/admin/accounts/apikey/add/",
+        {"organization": org.pk, "name": "from admin", "scopes": ["spans:write"]},
+        follow=True,
+    )
+    page = response.content.decode()
+    secret = re.search(r"(obs_[A-Za-z0-9_\-]+)", page).group(1)
+    api_key = ApiKey.objects.get(name="from admin")
+    assert api_key.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert api_key.scopes == ["spans:write"]
+    again = admin_client_logged_in.get(f"/admin/accounts/apikey/{api_key.pk}/change/").content.decode()
+    assert secret not in again
