@@ -42,6 +42,10 @@ def memberships_of_user(*, user_id: int) -> list[Membership]:
     )
 
 
+def organization_by_id(*, organization_id: int) -> Organization:
+    return Organization.objects.get(pk=organization_id)
+
+
 def organization_by_slug(*, slug: str) -> Organization | None:
     return Organization.objects.filter(slug=slug).first()
 

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
@@ -208,7 +209,7 @@ def unexpected_exception_envelope(exc: Exception) -> tuple[str, str, int, dict[s
 
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return PAYLOAD_TOO_LARGE, MSG_PAYLOAD_TOO_LARGE.format(limit=limit), 413, {}
-    if isinstance(exc, OperationalError | InterfaceError) or _is_connection_error(exc):
+    if isinstance(exc, OperationalError | InterfaceError | psycopg.OperationalError) or _is_connection_error(exc):
         logger.warning("database unavailable: %s", exc.__class__.__name__)
         headers = {"Retry-After": str(RETRY_AFTER_UNAVAILABLE_SECONDS)}
         return SERVICE_UNAVAILABLE, MSG_SERVICE_UNAVAILABLE, 503, headers
@@ -217,7 +218,7 @@ def unexpected_exception_envelope(exc: Exception) -> tuple[str, str, int, dict[s
 
 
 def _is_connection_error(exc: Exception) -> bool:
-    return isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
+    return isinstance(exc, DatabaseError | psycopg.Error) and "connection" in str(exc).lower()
 
 
 def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

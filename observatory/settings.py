@@ -203,8 +203,12 @@ SPECTACULAR_SETTINGS = {
 
 # --- Ingest and request limits ---------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
-INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024)
+INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=1024)
 INGEST_MAX_SPANS = env_int("INGEST_MAX_SPANS", 5000, minimum=1)
+# The cap applies after decompression too (a gzip bomb is refused, not inflated).
+INGEST_MAX_DECOMPRESSED_BYTES = env_int("INGEST_MAX_DECOMPRESSED_BYTES", 64 * 1024 * 1024, minimum=1024)
+# Client clocks drift; spans further in the future than this are refused.
+INGEST_MAX_FUTURE_HOURS = env_int("INGEST_MAX_FUTURE_HOURS", 24, minimum=0)
 
 # --- Operations -----------------------------------------------------------------------
 PROMETHEUS_TOKEN = env_str("PROMETHEUS_TOKEN")

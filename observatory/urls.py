@@ -5,6 +5,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from metrics.api.urls import api_urlpatterns as metrics_api_urls
+from metrics.api.urls import otlp_urlpatterns
 from observatory import health
 
 handler404 = "observatory.errors.not_found_view"
@@ -19,5 +21,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/v1/", include("accounts.api.urls")),
+    path("api/v1/", include(metrics_api_urls)),
+    path("", include(otlp_urlpatterns)),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,1 @@
+"""Getting spans in: OTLP decode → attribute mapping → validate, price, store (one pipeline)."""

@@ -1,0 +1,220 @@
+"""Cost of a span that carries none: the admin's ModelPrice first, then the genai-prices package.
+
+Prices are looked up once per (org, provider, model, day) and cached in the process; the
+admin table is re-read every PRICE_TABLE_TTL_SECONDS. Arithmetic is Decimal throughout.
+A span whose price cannot be found keeps NULL costs (unknown is not free).
+"""
+
+import fnmatch
+import logging
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from metrics.ingest.records import SpanRecord
+from metrics.models.pricing import ModelPrice
+
+logger = logging.getLogger(__name__)
+
+PRICE_TABLE_TTL_SECONDS = 30
+MILLION = Decimal(1_000_000)
+COST_QUANTUM = Decimal("1e-10")  # the scale of the cost columns
+
+# Provider names as instrumentations send them (lowercased) → our canonical provider id,
+# which is also genai-prices' provider id where it has one (otel-genai-mapping.md §3).
+PROVIDER_ALIASES: dict[str, str] = {
+    "azure.ai.openai": "azure",
+    "az.ai.openai": "azure",
+    "azure.ai.inference": "azure",
+    "az.ai.inference": "azure",
+    "aws.bedrock": "aws",
+    "bedrock": "aws",
+    "gcp.gen_ai": "google",
+    "gcp.vertex_ai": "google",
+    "gcp.gemini": "google",
+    "vertex_ai": "google",
+    "vertexai": "google",
+    "gemini": "google",
+    "mistral_ai": "mistral",
+    "mistralai": "mistral",
+    "x_ai": "x-ai",
+    "xai": "x-ai",
+    "together": "together",
+    "together_ai": "together",
+    "togetherai": "together",
+    "ibm.watsonx.ai": "ibm",
+    "watsonx": "ibm",
+    "hugging_face": "huggingface",
+}
+# Self-hosted runtimes: nothing to pay a vendor, so their cost is genuinely zero.
+FREE_PROVIDERS = frozenset({"ollama", "vllm", "huggingface"})
+
+
+def normalize_provider(value: str | None) -> str:
+    name = (value or "").strip().lower()
+    return PROVIDER_ALIASES.get(name, name)
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """USD per million tokens."""
+
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None
+    cache_write: Decimal | None
+
+    def costs(self, record: SpanRecord) -> tuple[Decimal, Decimal]:
+        prompt = record.prompt_tokens or 0
+        cache_read = record.cache_read_tokens or 0
+        cache_write = record.cache_write_tokens or 0
+        uncached = max(0, prompt - cache_read - cache_write)
+        input_cost = (
+            uncached * self.input
+            + cache_read * (self.cache_read if self.cache_read is not None else self.input)
+            + cache_write * (self.cache_write if self.cache_write is not None else self.input)
+        ) / MILLION
+        output_cost = (record.completion_tokens or 0) * self.output / MILLION
+        return input_cost.quantize(COST_QUANTUM), output_cost.quantize(COST_QUANTUM)
+
+
+class _PriceTable:
+    """The admin's ModelPrice rows, re-read at most every PRICE_TABLE_TTL_SECONDS."""
+
+    def __init__(self) -> None:
+        self._rows: list[ModelPrice] = []
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def rows(self) -> list[ModelPrice]:
+        now = time.monotonic()
+        if now - self._loaded_at > PRICE_TABLE_TTL_SECONDS:
+            with self._lock:
+                self._rows = list(ModelPrice.objects.all())
+                self._loaded_at = now
+                _cached_rates.cache_clear()
+        return self._rows
+
+    def invalidate(self) -> None:
+        self._loaded_at = 0.0
+
+
+price_table = _PriceTable()
+
+
+def _admin_rates(org_id: int, provider: str, model: str, day: date) -> Rates | None:
+    def applies(row: ModelPrice) -> bool:
+        if row.organization_id not in (None, org_id) or normalize_provider(row.provider) != provider:
+            return False
+        if row.valid_from and row.valid_from.date() > day:
+            return False
+        if row.valid_to and row.valid_to.date() <= day:
+            return False
+        return fnmatch.fnmatchcase(model.lower(), row.model_pattern.lower())
+
+    matches = [row for row in price_table.rows() if applies(row)]
+    if not matches:
+        return None
+    # The org's own price first, then the most specific (longest) pattern.
+    best = max(matches, key=lambda row: (row.organization_id is not None, len(row.model_pattern)))
+    return Rates(
+        input=best.input_price_per_million,
+        output=best.output_price_per_million,
+        cache_read=best.cache_read_price_per_million,
+        cache_write=best.cache_write_price_per_million,
+    )
+
+
+def _genai_model_price(provider: str, model: str, day: date) -> Any | None:
+    """genai-prices' price object for the model, trying the provider, then none, then without a vendor/ prefix."""
+    from genai_prices import Usage, calc_price
+
+    when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    attempts = [(model, provider or None), (model, None)]
+    if "/" in model:
+        attempts.append((model.split("/", 1)[1], provider or None))
+        attempts.append((model.split("/", 1)[1], None))
+    for model_ref, provider_id in attempts:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = calc_price(
+                    Usage(input_tokens=1, output_tokens=1),
+                    model_ref,
+                    provider_id=provider_id,
+                    genai_request_timestamp=when,
+                )
+            return result.model_price
+        except (LookupError, ValueError):
+            continue
+    return None
+
+
+def _plain_rates(model_price: Any) -> Rates | None:
+    """Flat per-token prices, or None when the model has tiers (then genai-prices computes)."""
+    values = [getattr(model_price, name, None) for name in ("input_mtok", "output_mtok")]
+    cache = [getattr(model_price, name, None) for name in ("cache_read_mtok", "cache_write_mtok")]
+    if not all(isinstance(v, Decimal) for v in values) or not all(v is None or isinstance(v, Decimal) for v in cache):
+        return None
+    return Rates(input=values[0], output=values[1], cache_read=cache[0], cache_write=cache[1])
+
+
+@lru_cache(maxsize=4096)
+def _cached_rates(org_id: int, provider: str, model: str, day: date) -> Rates | Any | None:
+    admin = _admin_rates(org_id, provider, model, day)
+    if admin is not None:
+        return admin
+    if provider in FREE_PROVIDERS:
+        return Rates(Decimal(0), Decimal(0), None, None)
+    model_price = _genai_model_price(provider, model, day)
+    if model_price is None:
+        return None
+    return _plain_rates(model_price) or model_price
+
+
+def _tiered_costs(model_price: Any, record: SpanRecord) -> tuple[Decimal, Decimal] | None:
+    from genai_prices import Usage
+
+    try:
+        price = model_price.calc_price(
+            Usage(
+                input_tokens=record.prompt_tokens or 0,
+                output_tokens=record.completion_tokens or 0,
+                cache_read_tokens=record.cache_read_tokens or 0,
+                cache_write_tokens=record.cache_write_tokens or 0,
+            )
+        )
+    except (ValueError, LookupError):
+        return None
+    return Decimal(price["input_price"]).quantize(COST_QUANTUM), Decimal(price["output_price"]).quantize(COST_QUANTUM)
+
+
+def price_record(org_id: int, record: SpanRecord) -> bool:
+    """Fills the costs of a span that has tokens but no cost; False when no price is known."""
+    if record.has_cost:
+        _complete_costs(record)
+        return True
+    if record.prompt_tokens is None and record.completion_tokens is None:
+        return False
+    if not record.model:
+        return False
+    rates = _cached_rates(org_id, record.provider, record.model, record.ts.date())
+    if rates is None:
+        return False
+    costs = rates.costs(record) if isinstance(rates, Rates) else _tiered_costs(rates, record)
+    if costs is None:
+        return False
+    record.prompt_cost, record.completion_cost = costs
+    record.total_cost = costs[0] + costs[1]
+    return True
+
+
+def _complete_costs(record: SpanRecord) -> None:
+    """A total is derived from the parts when only the parts were sent."""
+    if record.total_cost is None and record.prompt_cost is not None and record.completion_cost is not None:
+        record.total_cost = record.prompt_cost + record.completion_cost

@@ -1,0 +1,134 @@
+"""Writes spans and their rollups in one statement, one transaction per request.
+
+One INSERT … ON CONFLICT DO NOTHING puts the spans into llm_traces; its RETURNING rows (the
+spans actually new, never a re-sent one) feed every rollup upsert in the same statement, so
+the rollups change exactly when and as much as the raw table does.
+"""
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import psycopg
+from django.db import connection, transaction
+from psycopg import errors as pg_errors
+
+from metrics.ingest.records import SpanRecord
+from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, all_rollup_upserts
+from metrics.rollups.partitions import ensure_partitions, forget_partitions
+
+logger = logging.getLogger(__name__)
+
+DEADLOCK_RETRIES = 3
+
+# (name in the statement, SQL array type, how the value is stored in llm_traces)
+_INPUT_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("ts", "timestamptz", "ts"),
+    ("trace_id", "text", "trace_id"),
+    ("span_id", "text", "span_id"),
+    ("parent_span_id", "text", "parent_span_id"),
+    ("span_name", "text", "span_name"),
+    ("provider", "text", "provider"),
+    ("model", "text", "model"),
+    ("environment", "text", "environment"),
+    ("status_code", "text", "status_code"),
+    ("duration_us", "bigint", "round(duration_us::numeric / 1000, 3)"),
+    ("ttft_us", "bigint", "round(ttft_us::numeric / 1000, 3)"),
+    ("prompt_tokens", "bigint", "prompt_tokens"),
+    ("completion_tokens", "bigint", "completion_tokens"),
+    ("total_tokens", "bigint", "total_tokens"),
+    ("cache_read_tokens", "bigint", "cache_read_tokens"),
+    ("cache_write_tokens", "bigint", "cache_write_tokens"),
+    ("reasoning_tokens", "bigint", "reasoning_tokens"),
+    ("prompt_cost", "numeric", "prompt_cost"),
+    ("completion_cost", "numeric", "completion_cost"),
+    ("total_cost", "numeric", "total_cost"),
+    ("error_type", "text", "error_type"),
+    ("error_message", "text", "error_message"),
+    ("finish_reason", "text", "finish_reason"),
+    ("user_id", "text", "user_id"),
+    ("session_id", "text", "session_id"),
+    ("tags", "text", "ARRAY(SELECT jsonb_array_elements_text(tags::jsonb))"),
+    ("attributes", "text", "attributes::jsonb"),
+)
+_STORED_NAMES = {
+    "duration_us": "duration_ms",
+    "ttft_us": "ttft_ms",
+}
+
+
+def _ingest_sql() -> str:
+    unnest_args = ", ".join(f"%({name})s::{sql_type}[]" for name, sql_type, _ in _INPUT_COLUMNS)
+    input_names = ", ".join(name for name, _, _ in _INPUT_COLUMNS)
+    stored = ["org_id"] + [_STORED_NAMES.get(name, name) for name, _, _ in _INPUT_COLUMNS]
+    expressions = ["%(org_id)s::bigint"] + [expression for _, _, expression in _INPUT_COLUMNS]
+    upserts = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in all_rollup_upserts("inserted"))
+    return f"""WITH incoming AS (
+    SELECT * FROM unnest({unnest_args}) AS s({input_names})
+),
+inserted AS (
+    INSERT INTO llm_traces ({", ".join(stored)})
+    SELECT {", ".join(expressions)}
+    FROM incoming
+    ORDER BY ts, trace_id, span_id
+    ON CONFLICT DO NOTHING
+    RETURNING {", ".join(SPAN_COLUMNS_FOR_ROLLUPS)}
+),
+{upserts}
+SELECT count(*) FROM inserted"""
+
+
+INGEST_SQL = _ingest_sql()
+
+
+def records_to_columns(org_id: int, records: Sequence[SpanRecord]) -> dict[str, Any]:
+    """Column arrays for the statement's unnest(): one list per input column."""
+    columns: dict[str, Any] = {"org_id": org_id}
+    dumps = orjson.dumps
+    for name, _, _ in _INPUT_COLUMNS:
+        if name == "tags":
+            columns[name] = [dumps(r.tags).decode() for r in records]
+        elif name == "attributes":
+            columns[name] = [dumps(r.attributes, default=str).decode() for r in records]
+        else:
+            columns[name] = [getattr(r, name) for r in records]
+    return columns
+
+
+def store_columns(columns: dict[str, Any], days: set[Any]) -> int:
+    """Inserts the column arrays; returns how many spans were new. Retries deadlocks."""
+    ensure_partitions(days)
+    for attempt in range(1, DEADLOCK_RETRIES + 1):
+        try:
+            return _execute(columns)
+        except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+            if attempt == DEADLOCK_RETRIES:
+                raise
+            logger.warning("ingest transaction retried after a deadlock (attempt %d)", attempt)
+            time.sleep(0.01 * attempt)
+        except pg_errors.CheckViolation as exc:
+            # "no partition of relation found": retention dropped a partition we remembered.
+            if "partition" not in str(exc) or attempt == DEADLOCK_RETRIES:
+                raise
+            forget_partitions()
+            ensure_partitions(days)
+    raise RuntimeError("unreachable")
+
+
+def _execute(columns: dict[str, Any]) -> int:
+    with transaction.atomic():
+        connection.ensure_connection()
+        raw = connection.connection
+        # A server-side-binding cursor, so the statement is prepared once per connection.
+        with psycopg.Cursor(raw) as cursor:
+            cursor.execute(INGEST_SQL, columns, prepare=True)
+            row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def store_records(org_id: int, records: Sequence[SpanRecord]) -> int:
+    if not records:
+        return 0
+    return store_columns(records_to_columns(org_id, records), {r.ts.date() for r in records})

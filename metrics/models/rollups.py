@@ -1,0 +1,102 @@
+"""Unmanaged models over the rollup tables created by migration 0003.
+
+The fields are generated from `metrics.rollups.measures`, the same declaration that drives
+the SQL that maintains the tables, so the three cannot drift apart (a test compares them
+with the live table definitions too).
+"""
+
+from typing import Any
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from metrics.rollups.measures import MEASURES, Measure
+
+
+def _measure_fields(measure: Measure) -> dict[str, models.Field]:
+    def number() -> models.Field:
+        if measure.numeric:
+            return models.DecimalField(max_digits=38, decimal_places=10, null=True)
+        return models.BigIntegerField(null=True)
+
+    fields: dict[str, models.Field] = {
+        f"{measure.name}_count": models.BigIntegerField(),
+        f"{measure.name}_sum": models.DecimalField(max_digits=38, decimal_places=10)
+        if measure.numeric
+        else models.BigIntegerField(),
+        f"{measure.name}_min": number(),
+        f"{measure.name}_max": number(),
+    }
+    if measure.kind == "latency":
+        fields[f"{measure.name}_sumsq"] = models.DecimalField(max_digits=38, decimal_places=10)
+        fields[f"{measure.name}_sketch_keys"] = ArrayField(models.IntegerField())
+        fields[f"{measure.name}_sketch_counts"] = ArrayField(models.BigIntegerField())
+    return fields
+
+
+def _rollup_model(name: str, table: str, doc: str) -> type[models.Model]:
+    attrs: dict[str, Any] = {
+        "__module__": __name__,
+        "__doc__": doc,
+        "pk": models.CompositePrimaryKey("org_id", "bucket", "provider", "model", "environment", "status_code"),
+        "org_id": models.BigIntegerField(),
+        "bucket": models.DateTimeField(),
+        "provider": models.TextField(),
+        "model": models.TextField(),
+        "environment": models.TextField(),
+        "status_code": models.CharField(max_length=5),
+        "request_count": models.BigIntegerField(),
+        "Meta": type("Meta", (), {"managed": False, "db_table": table}),
+    }
+    for measure in MEASURES:
+        attrs.update(_measure_fields(measure))
+    return type(name, (models.Model,), attrs)
+
+
+MetricsRollup1Min = _rollup_model("MetricsRollup1Min", "llm_metrics_1min", "Per-minute rollup (kept 37 days).")
+MetricsRollup1Hour = _rollup_model("MetricsRollup1Hour", "llm_metrics_1hour", "Per-hour rollup (kept 210 days).")
+MetricsRollup1Day = _rollup_model("MetricsRollup1Day", "llm_metrics_1day", "Per-UTC-day rollup (kept 1095 days).")
+
+ROLLUP_MODELS = {"1min": MetricsRollup1Min, "1hour": MetricsRollup1Hour, "1day": MetricsRollup1Day}
+
+
+class UserActivity1Day(models.Model):
+    """Each user seen per UTC day and rollup key, with its span count (exact unique users)."""
+
+    pk = models.CompositePrimaryKey("org_id", "bucket", "user_id", "provider", "model", "environment", "status_code")
+    org_id = models.BigIntegerField()
+    bucket = models.DateTimeField()
+    user_id = models.TextField()
+    provider = models.TextField()
+    model = models.TextField()
+    environment = models.TextField()
+    status_code = models.CharField(max_length=5)
+    span_count = models.BigIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "llm_users_1day"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.bucket:%Y-%m-%d}"
+
+
+class SessionActivity1Day(models.Model):
+    """Each session seen per UTC day and rollup key, with its span count (exact unique sessions)."""
+
+    pk = models.CompositePrimaryKey("org_id", "bucket", "session_id", "provider", "model", "environment", "status_code")
+    org_id = models.BigIntegerField()
+    bucket = models.DateTimeField()
+    session_id = models.TextField()
+    provider = models.TextField()
+    model = models.TextField()
+    environment = models.TextField()
+    status_code = models.CharField(max_length=5)
+    span_count = models.BigIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "llm_sessions_1day"
+
+    def __str__(self) -> str:
+        return f"{self.session_id} on {self.bucket:%Y-%m-%d}"

@@ -1,0 +1,1 @@
+"""Rollups: per-bucket aggregates of llm_traces, kept exact by the ingest transaction."""

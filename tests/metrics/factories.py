@@ -1,0 +1,60 @@
+"""Builders for spans in the two wire formats, and an independent reader of what was stored."""
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+_ids = itertools.count(1)
+
+
+def new_trace_id() -> str:
+    return f"{random.getrandbits(128) | 1:032x}"
+
+
+def new_span_id() -> str:
+    return f"{(next(_ids) << 20) | random.getrandbits(20) | 1:016x}"
+
+
+def json_span(**overrides: Any) -> dict[str, Any]:
+    """A valid span for POST /api/v1/spans."""
+    span: dict[str, Any] = {
+        "trace_id": new_trace_id(),
+        "span_id": new_span_id(),
+        "start_time": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+        "duration_ms": 850.5,
+        "provider": "openai",
+        "model": "gpt-4o",
+        "prompt_tokens": 1000,
+        "completion_tokens": 200,
+        "status_code": "OK",
+        "user_id": "user-1",
+        "session_id": "session-1",
+        "environment": "production",
+    }
+    span.update(overrides)
+    return {k: v for k, v in span.items() if v is not None}
+
+
+def stored_spans(org_id: int) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM llm_traces WHERE org_id = %s ORDER BY ts, span_id", [org_id])
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def rollup_rows(table: str, org_id: int) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT * FROM {table} WHERE org_id = %s ORDER BY bucket, provider, model, environment, status_code",
+            [org_id],
+        )
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def money(value: str) -> Decimal:
+    return Decimal(value).quantize(Decimal("1e-10"))
