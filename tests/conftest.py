@@ -38,6 +38,23 @@ def _clear_cache() -> None:
         pass
 
 
+SPAN_TABLES = ("llm_traces", "llm_metrics_1min", "llm_metrics_1hour", "llm_metrics_1day", "llm_users_1day", "llm_sessions_1day")
+
+
+@pytest.fixture
+def committed_db(transactional_db: None) -> Iterator[None]:
+    """A database whose writes are really committed (live server, threads, processes).
+
+    Django's flush empties only the tables it manages, so the SQL-defined span and rollup
+    tables are emptied here.
+    """
+    yield
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(SPAN_TABLES)}")
+
+
 @pytest.fixture
 def roles(db: None) -> dict[str, Role]:
     return services.roles_ensure_defaults()

@@ -1,6 +1,7 @@
 """Builders for spans in the two wire formats, and an independent reader of what was stored."""
 
 import itertools
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -43,7 +44,11 @@ def stored_spans(org_id: int) -> list[dict[str, Any]]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM llm_traces WHERE org_id = %s ORDER BY ts, span_id", [org_id])
         names = [c.name for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:  # Django's cursor leaves jsonb as text for JSONField to decode
+        if isinstance(row["attributes"], str):
+            row["attributes"] = json.loads(row["attributes"])
+    return rows
 
 
 def rollup_rows(table: str, org_id: int) -> list[dict[str, Any]]:

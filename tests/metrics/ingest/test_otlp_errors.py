@@ -1,0 +1,121 @@
+"""/v1/traces refusals: each a 4xx carrying a google.rpc.Status in the request's encoding."""
+
+import gzip
+
+import orjson
+import pytest
+from google.rpc import status_pb2
+from rest_framework.test import APIClient
+
+from accounts import services
+from tests.metrics import otel_helpers
+from tests.metrics.factories import stored_spans
+
+URL = "/v1/traces"
+PROTOBUF = "application/x-protobuf"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def writer(api_key_client) -> APIClient:
+    return api_key_client(["spans:write"])
+
+
+def status_of(response) -> status_pb2.Status:
+    if response["Content-Type"] == PROTOBUF:
+        return status_pb2.Status.FromString(response.content)
+    body = orjson.loads(response.content)
+    return status_pb2.Status(code=body.get("code", 0), message=body.get("message", ""))
+
+
+def test_malformed_protobuf_is_400_with_a_protobuf_status(writer, org):
+    response = writer.post(URL, data=b"\xff\xfe not protobuf \x00\x01", content_type=PROTOBUF)
+    assert response.status_code == 400
+    assert response["Content-Type"] == PROTOBUF
+    assert "not a valid OTLP" in status_of(response).message
+    assert stored_spans(org.pk) == []
+
+
+def test_malformed_json_is_400_with_a_json_status(writer):
+    response = writer.post(URL, data=b"{nope", content_type="application/json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert status_of(response).message == "the body is not valid JSON"
+
+
+@pytest.mark.parametrize(
+    "document", [[], {"resourceSpans": {}}, {"resourceSpans": [1]}], ids=["array", "object-not-list", "number-entry"]
+)
+def test_json_of_the_wrong_shape_is_400(writer, document):
+    response = writer.post(URL, data=orjson.dumps(document), content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_a_wrong_content_type_is_415(writer):
+    response = writer.post(URL, data=b"x", content_type="text/plain")
+    assert response.status_code == 415
+
+
+def test_an_empty_export_is_200(writer):
+    response = writer.post(URL, data=b"", content_type=PROTOBUF)
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+def test_a_10_mb_body_is_413(writer):
+    response = writer.post(URL, data=b"\x0a" * (10 * 1024 * 1024), content_type=PROTOBUF)
+    assert response.status_code == 413
+    assert "larger than the limit" in status_of(response).message
+
+
+def test_a_gzip_bomb_is_413(writer, settings):
+    settings.INGEST_MAX_DECOMPRESSED_BYTES = 1024 * 1024
+    response = writer.post(
+        URL, data=gzip.compress(b"\x00" * (8 * 1024 * 1024)), content_type=PROTOBUF, HTTP_CONTENT_ENCODING="gzip"
+    )
+    assert response.status_code == 413
+
+
+def test_corrupt_gzip_is_400(writer):
+    response = writer.post(URL, data=b"not gzip", content_type=PROTOBUF, HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 400
+
+
+def test_too_many_spans_is_413(writer, settings):
+    settings.INGEST_MAX_SPANS = 2
+    body = otel_helpers.otlp_protobuf(otel_helpers.captured_spans(count=3))
+    assert writer.post(URL, data=body, content_type=PROTOBUF).status_code == 413
+
+
+def test_no_key_is_401(db):
+    body = otel_helpers.otlp_protobuf(otel_helpers.captured_spans(count=1))
+    response = APIClient().post(URL, data=body, content_type=PROTOBUF)
+    assert response.status_code == 401
+    assert response["Content-Type"] == PROTOBUF
+    assert status_of(response).code == 16  # UNAUTHENTICATED
+
+
+def test_a_revoked_key_is_401(org):
+    issued = services.api_key_issue(organization=org, name="old", scopes=["spans:write"])
+    services.api_key_revoke(api_key=issued.api_key)
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=issued.secret)
+    body = otel_helpers.otlp_protobuf(otel_helpers.captured_spans(count=1))
+    assert client.post(URL, data=body, content_type=PROTOBUF).status_code == 401
+    assert stored_spans(org.pk) == []
+
+
+def test_a_key_without_spans_write_is_403(api_key_client, org):
+    body = otel_helpers.otlp_protobuf(otel_helpers.captured_spans(count=1))
+    response = api_key_client(["metrics:read"]).post(URL, data=body, content_type=PROTOBUF)
+    assert response.status_code == 403
+    assert status_of(response).code == 7  # PERMISSION_DENIED
+    assert stored_spans(org.pk) == []
+
+
+def test_the_bearer_header_works_too(api_key_client, org):
+    body = otel_helpers.otlp_protobuf(otel_helpers.captured_spans(count=1))
+    client = api_key_client(["spans:write"], header="authorization")
+    assert client.post(URL, data=body, content_type=PROTOBUF).status_code == 200
+    assert len(stored_spans(org.pk)) == 1
