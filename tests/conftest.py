@@ -38,7 +38,14 @@ def _clear_cache() -> None:
         pass
 
 
-SPAN_TABLES = ("llm_traces", "llm_metrics_1min", "llm_metrics_1hour", "llm_metrics_1day", "llm_users_1day", "llm_sessions_1day")
+SPAN_TABLES = (
+    "llm_traces",
+    "llm_metrics_1min",
+    "llm_metrics_1hour",
+    "llm_metrics_1day",
+    "llm_users_1day",
+    "llm_sessions_1day",
+)
 
 
 @pytest.fixture

@@ -66,13 +66,15 @@ def _ingest_sql() -> str:
     expressions = ["%(org_id)s::bigint"] + [expression for _, _, expression in _INPUT_COLUMNS]
     upserts = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in all_rollup_upserts("inserted"))
     return f"""WITH incoming AS (
-    SELECT * FROM unnest({unnest_args}) AS s({input_names})
+    SELECT * FROM unnest({unnest_args}) WITH ORDINALITY AS s({input_names}, position)
 ),
 inserted AS (
     INSERT INTO llm_traces ({", ".join(stored)})
     SELECT {", ".join(expressions)}
     FROM incoming
-    ORDER BY ts, trace_id, span_id
+    -- Key order avoids deadlocks between concurrent batches; `position` makes the first
+    -- copy of a span repeated within one batch the one kept, as across batches.
+    ORDER BY ts, trace_id, span_id, position
     ON CONFLICT DO NOTHING
     RETURNING {", ".join(SPAN_COLUMNS_FOR_ROLLUPS)}
 ),

@@ -54,9 +54,7 @@ def test_the_sdk_exporter_lands_rows_with_the_right_fields(live_server, org, ing
 
 def test_otlp_json_lands_the_same_rows(live_server, org, ingest_key):
     document = otel_helpers.otlp_json(otel_helpers.captured_spans(environment="prod", count=2))
-    response = httpx.post(
-        f"{live_server.url}/v1/traces", json=document, headers={"x-api-key": ingest_key}, timeout=30
-    )
+    response = httpx.post(f"{live_server.url}/v1/traces", json=document, headers={"x-api-key": ingest_key}, timeout=30)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     assert response.json() == {}
@@ -94,9 +92,7 @@ def test_invalid_spans_give_partial_success(live_server, org, ingest_key):
     spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
     llm = [s for s in spans if s["name"] == "chat gpt-4o"]
     llm[0]["traceId"] = "0" * 32
-    response = httpx.post(
-        f"{live_server.url}/v1/traces", json=document, headers={"x-api-key": ingest_key}, timeout=30
-    )
+    response = httpx.post(f"{live_server.url}/v1/traces", json=document, headers={"x-api-key": ingest_key}, timeout=30)
     assert response.status_code == 200
     parsed = json_format.Parse(response.text, trace_service_pb2.ExportTraceServiceResponse())
     assert parsed.partial_success.rejected_spans == 1

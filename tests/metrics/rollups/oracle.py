@@ -1,0 +1,66 @@
+"""Expected rollup rows computed in plain Python from the spans sent: the independent check."""
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from metrics.rollups.measures import MEASURES, Grain
+from metrics.sketch import sketch_from_values
+
+
+def truncate(ts: datetime, grain: Grain) -> datetime:
+    ts = ts.astimezone(UTC)
+    if grain.date_trunc == "minute":
+        return ts.replace(second=0, microsecond=0)
+    if grain.date_trunc == "hour":
+        return ts.replace(minute=0, second=0, microsecond=0)
+    return ts.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def expected_rollups(spans: list[dict[str, Any]], grain: Grain) -> dict[tuple, dict[str, Any]]:
+    """Rollup rows keyed by (bucket, provider, model, environment, status_code)."""
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for span in spans:
+        key = (truncate(span["ts"], grain), span["provider"], span["model"], span["environment"], span["status_code"])
+        groups[key].append(span)
+    rows = {}
+    for key, members in groups.items():
+        row: dict[str, Any] = {"request_count": len(members)}
+        for measure in MEASURES:
+            values = [m[measure.span_column] for m in members if m[measure.span_column] is not None]
+            row[f"{measure.name}_count"] = len(values)
+            row[f"{measure.name}_sum"] = sum(values, Decimal(0) if measure.numeric else 0)
+            row[f"{measure.name}_min"] = min(values) if values else None
+            row[f"{measure.name}_max"] = max(values) if values else None
+            if measure.kind == "latency":
+                row[f"{measure.name}_sumsq"] = sum((v * v for v in values), Decimal(0))
+                keys, counts = sketch_from_values(values)
+                row[f"{measure.name}_sketch_keys"] = keys
+                row[f"{measure.name}_sketch_counts"] = counts
+        rows[key] = row
+    return rows
+
+
+def expected_activity(spans: list[dict[str, Any]], identity: str) -> dict[tuple, int]:
+    counts: dict[tuple, int] = defaultdict(int)
+    for span in spans:
+        if span[identity] is None:
+            continue
+        day = truncate(span["ts"], Grain("1day", "", "day", 86400, 0))
+        key = (day, span[identity], span["provider"], span["model"], span["environment"], span["status_code"])
+        counts[key] += 1
+    return dict(counts)
+
+
+def normalize_db_rows(rows: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    result = {}
+    for row in rows:
+        key = (row["bucket"], row["provider"], row["model"], row["environment"], row["status_code"])
+        values = {
+            k: v
+            for k, v in row.items()
+            if k not in ("org_id", "bucket", "provider", "model", "environment", "status_code")
+        }
+        result[key] = values
+    return result
