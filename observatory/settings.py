@@ -207,6 +207,8 @@ INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 8 * 1024 * 1024, minimu
 INGEST_MAX_SPANS = env_int("INGEST_MAX_SPANS", 5000, minimum=1)
 # The cap applies after decompression too (a gzip bomb is refused, not inflated).
 INGEST_MAX_DECOMPRESSED_BYTES = env_int("INGEST_MAX_DECOMPRESSED_BYTES", 64 * 1024 * 1024, minimum=1024)
+# Longest an ingest transaction may wait or run before the client is told to retry (503).
+INGEST_STATEMENT_TIMEOUT_MS = env_int("INGEST_STATEMENT_TIMEOUT_MS", 15000, minimum=100)
 # Client clocks drift; spans further in the future than this are refused.
 INGEST_MAX_FUTURE_HOURS = env_int("INGEST_MAX_FUTURE_HOURS", 24, minimum=0)
 

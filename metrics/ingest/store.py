@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from django.conf import settings
 from django.db import connection, transaction
 from psycopg import errors as pg_errors
 
@@ -125,6 +126,10 @@ def _execute(columns: dict[str, Any]) -> int:
         raw = connection.connection
         # A server-side-binding cursor, so the statement is prepared once per connection.
         with psycopg.Cursor(raw) as cursor:
+            # A stuck lock or an overloaded server becomes a quick, retryable 503, not a hung client.
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true)", [str(settings.INGEST_STATEMENT_TIMEOUT_MS)]
+            )
             cursor.execute(INGEST_SQL, columns, prepare=True)
             row = cursor.fetchone()
     return int(row[0]) if row else 0

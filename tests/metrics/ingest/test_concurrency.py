@@ -1,0 +1,76 @@
+"""Concurrent ingest into the same buckets: exact totals, every span once, no deadlock."""
+
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection, connections
+
+from accounts import services
+from metrics.ingest import pipeline
+from metrics.ingest.validation import parse_json_span
+from tests.metrics.factories import rollup_rows
+
+pytestmark = pytest.mark.usefixtures("committed_db")
+
+THREADS = 4
+BATCHES_PER_THREAD = 8
+BATCH_SIZE = 150
+
+
+def test_threads_ingesting_overlapping_batches_count_every_span_exactly_once(roles):
+    # given: a pool of spans in three hot minutes; every batch draws from it, so threads collide
+    organization = services.organization_ensure(slug="concurrent")
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    pool = [
+        {
+            "trace_id": f"{i // 10 + 1:032x}",
+            "span_id": f"{i + 1:016x}",
+            "start_time": (now - timedelta(minutes=i % 3, seconds=i % 50)).isoformat(),
+            "duration_ms": 100 + i,
+            "provider": "openai",
+            "model": ["gpt-4o", "gpt-4o-mini"][i % 2],
+            "prompt_tokens": 10,
+            "completion_tokens": 5,
+            "total_cost_usd": "0.0001",
+            "user_id": f"u{i % 7}",
+        }
+        for i in range(1500)
+    ]
+    errors: list[BaseException] = []
+    sent_ids: set[str] = set()
+    lock = threading.Lock()
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(BATCHES_PER_THREAD):
+                batch = rng.sample(pool, BATCH_SIZE)
+                pipeline.ingest(organization, [(i, parse_json_span(s)) for i, s in enumerate(batch)])
+                with lock:
+                    sent_ids.update(s["span_id"] for s in batch)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    # when
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    # then
+    assert errors == []
+    assert not any(thread.is_alive() for thread in threads)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), count(DISTINCT span_id) FROM llm_traces WHERE org_id = %s", [organization.pk])
+        total, distinct = cursor.fetchone()
+    assert total == distinct == len(sent_ids)
+    for table in ("llm_metrics_1min", "llm_metrics_1hour", "llm_metrics_1day"):
+        rows = rollup_rows(table, organization.pk)
+        assert sum(r["request_count"] for r in rows) == len(sent_ids), table
+        assert sum(r["prompt_tokens_sum"] for r in rows) == 10 * len(sent_ids), table
+    expected_duration = sum(100 + int(s["span_id"], 16) - 1 for s in pool if s["span_id"] in sent_ids)
+    assert sum(r["duration_sum"] for r in rollup_rows("llm_metrics_1day", organization.pk)) == expected_duration

@@ -1,0 +1,87 @@
+"""The quantile sketch: within 1 % of the exact nearest-rank percentile, mergeable, same keys in SQL."""
+
+import math
+import random
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from metrics.sketch import RELATIVE_ACCURACY, sketch_from_values, sketch_merge, sketch_quantile
+
+QUANTILES = (0.0, 0.01, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0)
+
+
+def exact_percentile_disc(values: list[float], q: float) -> float:
+    """PostgreSQL's percentile_disc: the value at 1-based position ceil(q·n) of the sorted values."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+
+
+def assert_within_one_percent(values: list[float]) -> None:
+    keys, counts = sketch_from_values(values)
+    for q in QUANTILES:
+        exact = exact_percentile_disc(values, q)
+        estimate = sketch_quantile(keys, counts, q)
+        if exact == 0:
+            assert estimate == 0
+        else:
+            assert abs(estimate - exact) / exact <= 0.01, (q, exact, estimate)
+
+
+rng = random.Random(20261126)
+DISTRIBUTIONS = {
+    "constant": [250.0] * 1000,
+    "single": [42.123],
+    "two-values": [1.0, 1000.0],
+    "tiny-counts": [0.001, 0.002, 5.0],
+    "with-zeros": [0.0] * 10 + [3.5] * 5,
+    "bimodal": [rng.gauss(50, 2) for _ in range(500)] + [rng.gauss(20_000, 500) for _ in range(500)],
+    "heavy-tail": [rng.paretovariate(0.8) * 10 for _ in range(5000)],
+    "log-normal": [rng.lognormvariate(6.5, 1.2) for _ in range(5000)],
+    "ten-decades": [10 ** rng.uniform(-3, 7) for _ in range(3000)],
+    "bucket-edges": [1.0191818181**k for k in range(-300, 900)],
+}
+
+
+@pytest.mark.parametrize("values", DISTRIBUTIONS.values(), ids=DISTRIBUTIONS.keys())
+def test_quantiles_are_within_one_percent_of_exact(values):
+    assert_within_one_percent([round(v, 3) for v in values])
+
+
+def test_the_promised_accuracy_is_under_one_percent():
+    assert RELATIVE_ACCURACY < 0.01
+
+
+def test_merged_sketches_answer_as_one_sketch_over_all_values():
+    parts = [[rng.lognormvariate(5, 1) for _ in range(rng.randint(1, 200))] for _ in range(20)]
+    merged = sketch_merge(sketch_from_values(part) for part in parts)
+    whole = sketch_from_values([v for part in parts for v in part])
+    assert merged == whole
+
+
+def test_an_empty_sketch_has_no_quantiles():
+    assert sketch_quantile([], [], 0.5) is None
+
+
+@pytest.mark.django_db
+def test_sql_and_python_put_every_value_in_the_same_bucket():
+    values = [Decimal("0.000"), Decimal("0.001"), Decimal("1.000"), Decimal("999999999.999")]
+    values += [Decimal(str(round(10 ** rng.uniform(-3, 8), 3))) for _ in range(3000)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT v, sketch_key(v) FROM unnest(%s::numeric[]) AS v", [values])
+        rows = cursor.fetchall()
+    from metrics.sketch import sketch_key
+
+    mismatches = [(v, key) for v, key in rows if sketch_key(v) != key]
+    assert mismatches == []
+
+
+@pytest.mark.django_db
+def test_sql_merge_adds_counts_key_by_key():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM sketch_merge(ARRAY[1, 5, 9], ARRAY[2, 1, 1]::bigint[], ARRAY[5, 7], ARRAY[3, 4]::bigint[])"
+        )
+        keys, counts = cursor.fetchone()
+    assert (keys, counts) == ([1, 5, 7, 9], [2, 4, 4, 1])
