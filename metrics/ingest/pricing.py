@@ -177,6 +177,12 @@ def _cached_rates(org_id: int, provider: str, model: str, day: date) -> Rates | 
     return _plain_rates(model_price) or model_price
 
 
+def rates_for(org_id: int, provider: str, model: str, day: date) -> Rates | Any | None:
+    """Flat Rates, genai-prices' tiered price object, or None when the model has no known price."""
+    price_table.rows()  # re-reads the admin table when it is stale
+    return _cached_rates(org_id, provider, model, day)
+
+
 def _tiered_costs(model_price: Any, record: SpanRecord) -> tuple[Decimal, Decimal] | None:
     from genai_prices import Usage
 
@@ -203,7 +209,7 @@ def price_record(org_id: int, record: SpanRecord) -> bool:
         return False
     if not record.model:
         return False
-    rates = _cached_rates(org_id, record.provider, record.model, record.ts.date())
+    rates = rates_for(org_id, record.provider, record.model, record.ts.date())
     if rates is None:
         return False
     costs = rates.costs(record) if isinstance(rates, Rates) else _tiered_costs(rates, record)

@@ -1,54 +1,66 @@
 """Recompute rollups from llm_traces over a time range, with the SQL the ingest path uses."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
-from metrics.rollups.maintenance import activity_upsert_sql, rollup_upsert_sql
-from metrics.rollups.measures import ACTIVITY_ROLLUPS, GRAINS, GRAINS_BY_NAME, Grain
+from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, activity_upsert_sql, rollup_upsert_sql
+from metrics.rollups.measures import ACTIVITY_ROLLUPS, GRAINS
 
 ROLLUP_TABLES = tuple(g.table for g in GRAINS) + tuple(a.table for a in ACTIVITY_ROLLUPS)
+SOURCE = "rebuild_source"
 
 
 @dataclass(frozen=True)
-class RebuiltRange:
-    table: str
-    start: datetime
-    end: datetime
-    rows: int
+class RebuiltDay:
+    day: datetime
+    spans: int
+    rows: dict[str, int]
 
 
-def aligned_range(grain: Grain, start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """[start, end) widened to whole buckets of the grain (UTC buckets have fixed lengths)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT date_trunc(%(unit)s, %(start)s::timestamptz, 'UTC'),"
-            " date_trunc(%(unit)s, %(end)s::timestamptz - interval '1 microsecond', 'UTC')",
-            {"unit": grain.date_trunc, "start": start, "end": end},
-        )
-        first_bucket, last_bucket = cursor.fetchone()
-    return first_bucket, last_bucket + timedelta(seconds=grain.seconds)
+def utc_days(start: datetime, end: datetime) -> Iterator[datetime]:
+    """Every UTC day overlapping [start, end), as the midnight it starts at."""
+    day = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    while day < end:
+        yield day
+        day += timedelta(days=1)
 
 
-def rebuild_rollups(*, start: datetime, end: datetime, org_id: int | None = None) -> list[RebuiltRange]:
+def rebuild_rollups(*, start: datetime, end: datetime, org_id: int | None = None) -> list[RebuiltDay]:
     """Replaces every rollup bucket overlapping [start, end) with a fresh aggregate of the raw spans.
 
-    Ingest waits while this runs (SHARE ROW EXCLUSIVE conflicts with the row locks of its
-    upserts), so no span can be counted twice or missed between the delete and the insert.
+    Works one UTC day at a time (every grain's buckets nest inside UTC days), each day in its
+    own transaction. Ingest waits while a day is rebuilt (SHARE ROW EXCLUSIVE conflicts with
+    the row locks of its upserts), so no span can be counted twice or missed.
     """
+    return [_rebuild_day(day, org_id) for day in utc_days(start, end)]
+
+
+def _rebuild_day(day: datetime, org_id: int | None) -> RebuiltDay:
     org_filter = "" if org_id is None else " AND org_id = %(org_id)s"
-    jobs = [(grain.table, grain, rollup_upsert_sql) for grain in GRAINS]
-    jobs += [(activity.table, GRAINS_BY_NAME["1day"], activity) for activity in ACTIVITY_ROLLUPS]
-    results = []
+    params = {"low": day, "high": day + timedelta(days=1), "org_id": org_id}
+    rows = {}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {', '.join(ROLLUP_TABLES)} IN SHARE ROW EXCLUSIVE MODE")
-        for table, grain, builder in jobs:
-            low, high = aligned_range(grain, start, end)
-            params = {"low": low, "high": high, "org_id": org_id}
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # in-memory hash aggregates for a whole day
+        # The day's spans are read once into a temporary table that every upsert then scans.
+        # (Dropped explicitly too: inside an outer transaction ON COMMIT comes too late.)
+        cursor.execute(f"DROP TABLE IF EXISTS {SOURCE}")
+        cursor.execute(
+            f"CREATE TEMP TABLE {SOURCE} ON COMMIT DROP AS SELECT {', '.join(SPAN_COLUMNS_FOR_ROLLUPS)}"
+            f" FROM llm_traces WHERE ts >= %(low)s AND ts < %(high)s{org_filter}",
+            params,
+        )
+        spans = cursor.rowcount
+        for table in ROLLUP_TABLES:
             cursor.execute(f"DELETE FROM {table} WHERE bucket >= %(low)s AND bucket < %(high)s{org_filter}", params)
-            source = f"(SELECT * FROM llm_traces WHERE ts >= %(low)s AND ts < %(high)s{org_filter}) AS source_spans"
-            sql = builder(grain, source) if callable(builder) else activity_upsert_sql(builder, source)
-            cursor.execute(sql, params)
-            results.append(RebuiltRange(table=table, start=low, end=high, rows=cursor.rowcount))
-    return results
+        for grain in GRAINS:
+            cursor.execute(rollup_upsert_sql(grain, SOURCE))
+            rows[grain.table] = cursor.rowcount
+        for activity in ACTIVITY_ROLLUPS:
+            cursor.execute(activity_upsert_sql(activity, SOURCE))
+            rows[activity.table] = cursor.rowcount
+        cursor.execute(f"DROP TABLE {SOURCE}")
+    return RebuiltDay(day=day, spans=spans, rows=rows)

@@ -28,4 +28,5 @@ class Command(BaseCommand):
                 raise CommandError(f"No organization with slug {options['org']!r}.")
             org_id = organization.pk
         for rebuilt in rebuild_rollups(start=start, end=end, org_id=org_id):
-            self.stdout.write(f"{rebuilt.table}: {rebuilt.rows} rows for [{rebuilt.start}, {rebuilt.end})")
+            counts = ", ".join(f"{table} {rows}" for table, rows in rebuilt.rows.items())
+            self.stdout.write(f"{rebuilt.day:%Y-%m-%d}: {rebuilt.spans} spans → {counts}")

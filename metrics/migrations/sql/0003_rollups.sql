@@ -8,8 +8,10 @@
 -- Quantile sketch (see metrics/sketch.py): bucket k holds values in (γ^(k-1), γ^k] with
 -- γ = (1 + α)/(1 - α), α = 0.0095; zero has bucket -100000. The constants must match
 -- metrics/sketch.py; a test checks that both sides put the same values in the same buckets.
+-- Deliberately not STRICT: PostgreSQL then inlines it into the calling query (no per-row
+-- function call); NULL still gives NULL through the CASE.
 CREATE FUNCTION sketch_key(v numeric) RETURNS integer
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN v <= 0.0005 THEN -100000
                 ELSE ceil(ln(v::float8) / 0.019000571614286515::float8)::integer END
 $$;
