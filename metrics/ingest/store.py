@@ -61,7 +61,8 @@ _STORED_NAMES = {
 
 
 def _ingest_sql() -> str:
-    unnest_args = ", ".join(f"%({name})s::{sql_type}[]" for name, sql_type, _ in _INPUT_COLUMNS)
+    # %b: arrays travel in binary, dumped in C, instead of escaped element by element as text.
+    unnest_args = ", ".join(f"%({name})b::{sql_type}[]" for name, sql_type, _ in _INPUT_COLUMNS)
     input_names = ", ".join(name for name, _, _ in _INPUT_COLUMNS)
     stored = ["org_id"] + [_STORED_NAMES.get(name, name) for name, _, _ in _INPUT_COLUMNS]
     expressions = ["%(org_id)s::bigint"] + [expression for _, _, expression in _INPUT_COLUMNS]

@@ -30,6 +30,8 @@ def admin_client_logged_in(org, roles) -> Client:
         "/admin/accounts/membership/",
         "/admin/accounts/apikey/",
         "/admin/accounts/apikey/add/",
+        "/admin/metrics/modelprice/",
+        "/admin/metrics/modelprice/add/",
     ],
 )
 def test_admin_pages_render(admin_client_logged_in, path):
@@ -69,3 +71,33 @@ def test_adding_a_key_in_the_admin_shows_the_secret_once(admin_client_logged_in,
     assert api_key.scopes == ["spans:write"]
     again = admin_client_logged_in.get(f"/admin/accounts/apikey/{api_key.pk}/change/").content.decode()
     assert secret not in again
+
+
+def test_a_model_price_added_in_the_admin_prices_the_next_span(admin_client_logged_in, org):
+    from datetime import UTC, datetime
+
+    from metrics.ingest.pricing import price_record, price_table
+    from metrics.ingest.records import SpanRecord
+
+    response = admin_client_logged_in.post(
+        "/admin/metrics/modelprice/add/",
+        {
+            "provider": "acme-ai",
+            "model_pattern": "rocket-*",
+            "input_price_per_million": "2",
+            "output_price_per_million": "8",
+        },
+    )
+    assert response.status_code == 302
+    price_table.invalidate()
+    span = SpanRecord(
+        trace_id="a" * 32,
+        span_id="b" * 16,
+        ts=datetime.now(UTC),
+        provider="acme-ai",
+        model="rocket-1",
+        prompt_tokens=500_000,
+        completion_tokens=250_000,
+    )
+    assert price_record(org.pk, span)
+    assert (span.prompt_cost, span.completion_cost) == (1, 2)
