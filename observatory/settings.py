@@ -194,6 +194,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Enums shared by several fields get one name each (from the metrics catalog).
+    "ENUM_NAME_OVERRIDES": {
+        "DimensionEnum": "metrics.query.catalog.DIMENSION_CHOICES",
+        "MetricEnum": "metrics.query.catalog.METRIC_CHOICES",
+        "AggregationEnum": "metrics.query.catalog.AGGREGATION_CHOICES",
+    },
     # The docs pages work offline: assets come from drf-spectacular-sidecar, not a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -211,6 +217,15 @@ INGEST_MAX_DECOMPRESSED_BYTES = env_int("INGEST_MAX_DECOMPRESSED_BYTES", 64 * 10
 INGEST_STATEMENT_TIMEOUT_MS = env_int("INGEST_STATEMENT_TIMEOUT_MS", 15000, minimum=100)
 # Client clocks drift; spans further in the future than this are refused.
 INGEST_MAX_FUTURE_HOURS = env_int("INGEST_MAX_FUTURE_HOURS", 24, minimum=0)
+
+# --- Metrics query limits (SPEC §11) -------------------------------------------------------
+METRICS_MAX_RANGE_DAYS = env_int("METRICS_MAX_RANGE_DAYS", 90, minimum=1)
+METRICS_MAX_METRICS = env_int("METRICS_MAX_METRICS", 20, minimum=1)
+METRICS_MAX_GROUP_BY = env_int("METRICS_MAX_GROUP_BY", 5, minimum=1)
+METRICS_MAX_ROWS = env_int("METRICS_MAX_ROWS", 10_000, minimum=1)
+METRICS_MAX_BUCKETS = env_int("METRICS_MAX_BUCKETS", 10_000, minimum=1)
+METRICS_MAX_FILTERS = env_int("METRICS_MAX_FILTERS", 20, minimum=1)
+METRICS_MAX_FILTER_VALUES = env_int("METRICS_MAX_FILTER_VALUES", 100, minimum=1)
 
 # --- Operations -----------------------------------------------------------------------
 PROMETHEUS_TOKEN = env_str("PROMETHEUS_TOKEN")

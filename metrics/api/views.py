@@ -1,0 +1,267 @@
+"""The metrics endpoints. Each: parse into a validated query → one cached call → render."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import principal_of
+from accounts.scopes import METRICS_QUERY, METRICS_READ
+from metrics.api import serializers as s
+from metrics.api.caching import cached, etag_matches
+from metrics.api.renderers import CSVRenderer, ExactJSONRenderer, csv_table
+from metrics.query import catalog
+from metrics.query.parse import query_from_body, query_from_params
+from metrics.query.runner import format_timestamp, public_rows, run_query
+from metrics.query.spec import MetricsQuery, QueryValidationError
+from metrics.query.summary import PERIOD_FIELDS, summarize
+from metrics.query.summary_params import summary_from_params
+from metrics.sketch import RELATIVE_ACCURACY
+from observatory import errors
+from observatory.openapi import ERROR_RESPONSES
+
+
+def validated(parse: Callable[[], Any]) -> Any:
+    """Runs a parser; its QueryValidationError becomes the 400 envelope with every detail."""
+    try:
+        return parse()
+    except QueryValidationError as exc:
+        message = errors._validation_message(exc.details)
+        raise errors.ApiError(
+            status_code=400, code=errors.VALIDATION_ERROR, message=message, details=exc.details
+        ) from exc
+
+
+class MetricsBaseView(APIView):
+    renderer_classes = [ExactJSONRenderer, CSVRenderer]
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        if response.status_code >= 400:  # errors are always the JSON envelope, whatever was accepted
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    def answer(
+        self,
+        request: Request,
+        kind: str,
+        identity: tuple[Any, ...],
+        compute: Callable[[], dict[str, Any]],
+        to_csv: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> Response:
+        payload, etag, hit = cached(kind, identity, compute)
+        is_csv = getattr(request.accepted_renderer, "format", "") == "csv"
+        etag = etag[:-1] + '-csv"' if is_csv else etag
+        headers = {
+            "ETag": etag,
+            "X-Cache": "HIT" if hit else "MISS",
+            "Cache-Control": f"private, max-age={settings.CACHE_DEFAULT_TTL}",
+            "Vary": "Accept, Authorization, X-API-Key",
+        }
+        if etag_matches(request.headers.get("If-None-Match"), etag):
+            return Response(status=304, headers=headers)
+        return Response({"_csv": to_csv(payload)} if is_csv else payload, headers=headers)
+
+
+def _org_id(request: Request) -> int:
+    return principal_of(request).organization_id
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def series_payload(query: MetricsQuery) -> dict[str, Any]:
+    result = run_query(query)
+    rows = public_rows(result)
+    return {
+        "metadata": {
+            "interval": query.interval.name if query.interval else None,
+            "timezone": query.timezone,
+            "start_time": _utc(query.start),
+            "end_time": _utc(query.end),
+            "metrics": [r.alias for r in query.metrics],
+            "units": result.units,
+            "group_by": [d.name for d in query.group_by],
+            "data_source": result.data_source,
+            "total_points": len(rows),
+            "truncated": result.truncated,
+        },
+        "data": rows,
+    }
+
+
+def _series_csv(query: MetricsQuery) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    dims = [d.name for d in query.group_by]
+    return lambda payload: csv_table(
+        payload["data"], dims, [r.alias for r in query.metrics], timestamp=query.interval is not None
+    )
+
+
+SERIES_EXAMPLE = {
+    "metadata": {
+        "interval": "1hour",
+        "timezone": "UTC",
+        "start_time": "2026-11-25T10:00:00Z",
+        "end_time": "2026-11-26T10:00:00Z",
+        "metrics": ["request_count", "total_cost"],
+        "units": {"request_count": "requests", "total_cost": "usd"},
+        "group_by": ["provider"],
+        "data_source": "aggregate_1hour",
+        "total_points": 1,
+        "truncated": False,
+    },
+    "data": [{"timestamp": "2026-11-25T10:00:00Z", "provider": "openai", "request_count": 1500, "total_cost": 45.3}],
+}
+
+
+class MetricsSeriesView(MetricsBaseView):
+    """GET /api/v1/metrics: a time series per group."""
+
+    required_permissions = {"GET": METRICS_READ}
+
+    @extend_schema(
+        tags=["metrics"],
+        summary="Time series of metrics",
+        description=s.CATALOG_DESCRIPTION,
+        parameters=s.SERIES_PARAMETERS,
+        responses={200: s.SeriesResponse, 304: None, **ERROR_RESPONSES},
+        examples=[OpenApiExample("Requests and cost per provider", value=SERIES_EXAMPLE, response_only=True)],
+    )
+    def get(self, request: Request) -> Response:
+        query = validated(lambda: query_from_params(request.query_params, org_id=_org_id(request)))
+        return self.answer(request, "series", query.cache_identity(), lambda: series_payload(query), _series_csv(query))
+
+
+def query_payload(query: MetricsQuery) -> dict[str, Any]:
+    result = run_query(query)
+    rows = public_rows(result)
+    return {
+        "metadata": {
+            "interval": query.interval.name if query.interval else None,
+            "timezone": query.timezone,
+            "start_time": _utc(query.start),
+            "end_time": _utc(query.end),
+            "group_by": [d.name for d in query.group_by],
+            "filters_applied": len(query.filters),
+            "having_conditions": len(query.having),
+            "units": result.units,
+            "data_source": result.data_source,
+            "total_rows": len(rows),
+            "truncated": result.truncated,
+        },
+        "data": rows,
+    }
+
+
+QUERY_EXAMPLE = {
+    "metrics": [
+        {"metric": "request_count", "aggregation": "sum", "alias": "total_requests"},
+        {"metric": "duration", "aggregation": "p95", "alias": "p95_duration"},
+        {"metric": "total_cost", "aggregation": "sum", "alias": "total_cost"},
+    ],
+    "interval": "1day",
+    "start_time": "2026-11-01T00:00:00Z",
+    "end_time": "2026-11-26T00:00:00Z",
+    "group_by": ["provider", "model"],
+    "filters": [
+        {"dimension": "provider", "operator": "in", "value": ["openai", "anthropic"]},
+        {"dimension": "environment", "operator": "eq", "value": "production"},
+    ],
+    "having": [{"metric": "request_count", "aggregation": "sum", "operator": "gte", "value": 100}],
+    "sort_by": {"field": "total_cost", "descending": True},
+    "limit": 100,
+}
+
+
+class MetricsQueryView(MetricsBaseView):
+    """POST /api/v1/metrics/query: custom aggregations, filters, HAVING, sort and limit."""
+
+    required_permissions = {"POST": METRICS_QUERY}
+
+    @extend_schema(
+        tags=["metrics"],
+        summary="Custom metrics query",
+        description=s.CATALOG_DESCRIPTION,
+        request=s.QueryRequest,
+        responses={200: s.QueryResponse, 304: None, **ERROR_RESPONSES},
+        examples=[OpenApiExample("Top models by cost", value=QUERY_EXAMPLE, request_only=True)],
+    )
+    def post(self, request: Request) -> Response:
+        query = validated(lambda: query_from_body(request.data, org_id=_org_id(request)))
+        return self.answer(request, "query", query.cache_identity(), lambda: query_payload(query), _series_csv(query))
+
+
+def _summary_csv(payload: dict[str, Any]) -> dict[str, Any]:
+    periods = [{"period": "current", **payload["current_period"]}]
+    if payload["previous_period"]:
+        periods.append({"period": "previous", **payload["previous_period"]})
+    return {"columns": ["period", "start_time", "end_time", *PERIOD_FIELDS[0:]], "rows": periods}
+
+
+class MetricsSummaryView(MetricsBaseView):
+    """GET /api/v1/metrics/summary: totals, the previous period, changes, top items, quality."""
+
+    required_permissions = {"GET": METRICS_READ}
+
+    @extend_schema(
+        tags=["metrics"],
+        summary="Summary with period comparison",
+        description=(
+            "Totals of the period (default: the last 24 hours) and of the equally long period before it, "
+            "changes in percent (null where the previous value is 0), the top providers/models by cost, "
+            "requests, average duration (percentage: share of the time spent) and errors, and the most "
+            f"common errors. {s.PERCENTILE_NOTE}"
+        ),
+        parameters=s.SUMMARY_PARAMETERS,
+        responses={200: s.SummaryResponse, 304: None, **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        summary = validated(lambda: summary_from_params(request.query_params, org_id=_org_id(request)))
+        return self.answer(request, "summary", summary.cache_identity(), lambda: summarize(summary), _summary_csv)
+
+
+def catalog_payload() -> dict[str, Any]:
+    return {
+        "metrics": [
+            {
+                "name": m.name,
+                "unit": m.unit,
+                "kind": m.kind,
+                "aggregations": list(m.aggregations),
+                "default_aggregation": m.default_aggregation,
+                "description": m.description,
+            }
+            for m in catalog.METRICS.values()
+        ],
+        "aggregations": list(catalog.AGGREGATIONS),
+        "dimensions": [
+            {"name": d.name, "in_rollups": d.in_rollups, "description": d.description}
+            for d in catalog.DIMENSIONS.values()
+        ],
+        "intervals": list(catalog.INTERVAL_CHOICES),
+        "operators": {"filter": list(catalog.FILTER_OPERATORS), "having": list(catalog.HAVING_OPERATORS)},
+        "units": list(catalog.UNITS),
+        "limits": catalog.limits(),
+        "percentile_relative_error": RELATIVE_ACCURACY,
+    }
+
+
+class MetricsSchemaView(APIView):
+    """GET /api/v1/metrics/schema: the catalog itself."""
+
+    required_permissions = {"GET": METRICS_READ}
+    renderer_classes = [ExactJSONRenderer]
+
+    @extend_schema(tags=["metrics"], summary="The metrics catalog", responses={200: dict, **ERROR_RESPONSES})
+    def get(self, request: Request) -> Response:
+        return Response(catalog_payload())
+
+
+__all__ = ["MetricsQueryView", "MetricsSchemaView", "MetricsSeriesView", "MetricsSummaryView", "format_timestamp"]

@@ -1,0 +1,364 @@
+"""SQL for a validated MetricsQuery: identifiers only from the catalog, values only as parameters.
+
+Every segment (rollup table or raw spans, see sources.py) yields the same partial aggregates
+per (bucket, group): request and error counts, and per measure count, sum, sum of squares,
+min and max. `totals` merges them; percentiles come from merged sketches (or, on the raw
+path, exactly from percentile_disc); distinct counts from the daily activity rollups or raw
+spans. The final SELECT computes each metric from those columns, applies HAVING, ORDER and
+LIMIT. The organization predicate is added here, to every table read, never by callers.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from metrics.query import catalog
+from metrics.query.sources import ACTIVITY_SOURCE, RAW, Segment
+from metrics.query.spec import MetricRequest, MetricsQuery
+from metrics.rollups.measures import GRAINS_BY_NAME, MEASURES_BY_NAME
+from metrics.sketch import GAMMA, ZERO_KEY
+
+ACTIVITY_TABLES = {"user_id": "llm_users_1day", "session_id": "llm_sessions_1day"}
+
+
+@dataclass
+class Params:
+    """Named query parameters; `add` returns the placeholder."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, value: Any) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"%({name})s"
+
+
+@dataclass(frozen=True)
+class BuiltQuery:
+    sql: str
+    params: dict[str, Any]
+    columns: tuple[str, ...]  # output columns after bucket and dimensions: the metric aliases
+
+
+# ---- what the metrics need -----------------------------------------------------------------------
+
+
+def _requests(query: MetricsQuery) -> list[MetricRequest]:
+    return [*query.metrics, *(h.request for h in query.having)]
+
+
+def needed_measures(query: MetricsQuery) -> list[str]:
+    names = {r.metric.measure for r in _requests(query) if r.metric.measure}
+    return sorted(names)
+
+
+def needed_percentiles(query: MetricsQuery) -> dict[str, set[str]]:
+    """measure → percentile aggregations asked of it."""
+    result: dict[str, set[str]] = {}
+    for request in _requests(query):
+        if request.aggregation in catalog.PERCENTILES and request.metric.measure:
+            result.setdefault(request.metric.measure, set()).add(request.aggregation)
+    return result
+
+
+def needed_identities(query: MetricsQuery) -> list[str]:
+    return sorted({r.metric.identity for r in _requests(query) if r.metric.identity})
+
+
+def needs_errors(query: MetricsQuery) -> bool:
+    return any(
+        r.metric.name in ("error_count", "success_count", "error_rate", "success_rate") for r in _requests(query)
+    )
+
+
+# ---- buckets -------------------------------------------------------------------------------------
+
+
+def bucket_expression(query: MetricsQuery, column: str, params: Params) -> str:
+    """The start of the requested bucket holding `column` (a timestamptz), in the query's time zone."""
+    interval = query.interval
+    if interval is None:
+        return f"{params.add(query.start)}::timestamptz"
+    if interval.is_calendar:
+        return f"date_trunc('{interval.calendar_unit}', {column}, {params.add(query.timezone)})"
+    # Fixed widths count from a local midnight, so 1hour buckets follow e.g. +05:30 zones.
+    origin = local_midnight(query)
+    return (
+        f"date_bin({params.add(f'{interval.seconds} seconds')}::interval, {column}, {params.add(origin)}::timestamptz)"
+    )
+
+
+def local_midnight(query: MetricsQuery) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    local = query.start.astimezone(ZoneInfo(query.timezone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def bucket_seconds_expression(query: MetricsQuery, params: Params) -> str:
+    """Seconds of the requested range inside a bucket (for throughput)."""
+    start, end = params.add(query.start), params.add(query.end)
+    interval = query.interval
+    if interval is None:
+        return f"extract(epoch FROM {end}::timestamptz - {start}::timestamptz)"
+    if interval.is_calendar:
+        zone = params.add(query.timezone)
+        bucket_end = f"((a.bucket AT TIME ZONE {zone}) + interval '1 {interval.calendar_unit}') AT TIME ZONE {zone}"
+    else:
+        bucket_end = f"a.bucket + {params.add(f'{interval.seconds} seconds')}::interval"
+    return f"extract(epoch FROM least({bucket_end}, {end}::timestamptz) - greatest(a.bucket, {start}::timestamptz))"
+
+
+# ---- filters -------------------------------------------------------------------------------------
+
+
+def _like_literal(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def filter_conditions(query: MetricsQuery, alias: str, params: Params) -> list[str]:
+    conditions = []
+    for item in query.filters:
+        column = f"{alias}.{item.dimension.column}"
+        values = list(item.values)
+        if item.operator == "eq":
+            conditions.append(f"{column} = {params.add(values[0])}")
+        elif item.operator == "ne":
+            conditions.append(f"{column} IS DISTINCT FROM {params.add(values[0])}")
+        elif item.operator == "in":
+            conditions.append(f"{column} = ANY({params.add(values)}::text[])")
+        elif item.operator == "not_in":
+            conditions.append(f"NOT coalesce({column} = ANY({params.add(values)}::text[]), false)")
+        elif item.operator == "contains":
+            conditions.append(f"{column} LIKE {params.add('%' + _like_literal(values[0]) + '%')}")
+        else:  # starts_with
+            conditions.append(f"{column} LIKE {params.add(_like_literal(values[0]) + '%')}")
+    return conditions
+
+
+def _where(query: MetricsQuery, alias: str, time_column: str, segment: Segment, params: Params) -> str:
+    conditions = [
+        f"{alias}.org_id = {params.add(query.org_id)}",
+        f"{alias}.{time_column} >= {params.add(segment.start)}",
+        f"{alias}.{time_column} < {params.add(segment.end)}",
+        *filter_conditions(query, alias, params),
+    ]
+    return " AND ".join(conditions)
+
+
+def _group_columns(query: MetricsQuery, alias: str) -> list[str]:
+    return [f"{alias}.{d.column} AS {d.name}" for d in query.group_by]
+
+
+def _group_positions(query: MetricsQuery, extra: int = 0) -> str:
+    return ", ".join(str(i) for i in range(1, 2 + len(query.group_by) + extra))
+
+
+# ---- partial aggregates per segment --------------------------------------------------------------
+
+
+def _rollup_partials(query: MetricsQuery, measures: list[str]) -> list[str]:
+    parts = ["sum(r.request_count) AS request_count"]
+    if needs_errors(query):
+        parts.append("sum(r.request_count) FILTER (WHERE r.status_code = 'ERROR') AS error_count")
+    for name in measures:
+        parts += [f"sum(r.{name}_count) AS {name}_count", f"sum(r.{name}_sum) AS {name}_sum"]
+        if MEASURES_BY_NAME[name].kind == "latency":
+            parts.append(f"sum(r.{name}_sumsq) AS {name}_sumsq")
+        parts += [f"min(r.{name}_min) AS {name}_min", f"max(r.{name}_max) AS {name}_max"]
+    return parts
+
+
+def _raw_partials(query: MetricsQuery, measures: list[str]) -> list[str]:
+    parts = ["count(*) AS request_count"]
+    if needs_errors(query):
+        parts.append("count(*) FILTER (WHERE t.status_code = 'ERROR') AS error_count")
+    for name in measures:
+        column = f"t.{MEASURES_BY_NAME[name].span_column}"
+        parts += [f"count({column}) AS {name}_count", f"sum({column}) AS {name}_sum"]
+        if MEASURES_BY_NAME[name].kind == "latency":
+            parts.append(f"sum({column} * {column}) AS {name}_sumsq")
+        parts += [f"min({column}) AS {name}_min", f"max({column}) AS {name}_max"]
+    return parts
+
+
+def segment_sql(query: MetricsQuery, segment: Segment, measures: list[str], params: Params) -> str:
+    if segment.source == RAW:
+        alias, table, time_column, partials = "t", "llm_traces", "ts", _raw_partials(query, measures)
+    else:
+        alias, table, time_column = "r", GRAINS_BY_NAME[segment.source].table, "bucket"
+        partials = _rollup_partials(query, measures)
+    select = [f"{bucket_expression(query, f'{alias}.{time_column}', params)} AS bucket"]
+    select += _group_columns(query, alias) + partials
+    where = _where(query, alias, time_column, segment, params)
+    return f"SELECT {', '.join(select)} FROM {table} {alias} WHERE {where} GROUP BY {_group_positions(query)}"
+
+
+def sketch_parts_sql(query: MetricsQuery, segment: Segment, measure: str, params: Params) -> str:
+    """(bucket, group, key, count) rows of one measure's sketch, from a rollup or from raw values."""
+    if segment.source == RAW:
+        column = f"t.{MEASURES_BY_NAME[measure].span_column}"
+        select = [f"{bucket_expression(query, 't.ts', params)} AS bucket", *_group_columns(query, "t")]
+        where = _where(query, "t", "ts", segment, params) + f" AND {column} IS NOT NULL"
+        select += [f"sketch_key({column}) AS k", "count(*) AS c"]
+        return f"SELECT {', '.join(select)} FROM llm_traces t WHERE {where} GROUP BY {_group_positions(query, 1)}"
+    table = GRAINS_BY_NAME[segment.source].table
+    select = [f"{bucket_expression(query, 'r.bucket', params)} AS bucket", *_group_columns(query, "r"), "u.k", "u.c"]
+    where = _where(query, "r", "bucket", segment, params)
+    unnest = f"unnest(r.{measure}_sketch_keys, r.{measure}_sketch_counts) AS u(k, c)"
+    return f"SELECT {', '.join(select)} FROM {table} r CROSS JOIN LATERAL {unnest} WHERE {where}"
+
+
+def key_value_sql(column: str) -> str:
+    """A sketch key back to the value it represents (metrics.sketch.key_value, in SQL)."""
+    gamma = repr(GAMMA)
+    return (
+        f"CASE WHEN {column} = {ZERO_KEY} THEN 0 ELSE 2 * power({gamma}::float8, {column}) / ({gamma}::float8 + 1) END"
+    )
+
+
+def exact_percentile_ctes(query: MetricsQuery, segment: Segment, params: Params) -> list[tuple[str, str]]:
+    """Raw path: percentile_disc over the values themselves (exact)."""
+    ctes = []
+    for measure, aggregations in sorted(needed_percentiles(query).items()):
+        column = f"t.{MEASURES_BY_NAME[measure].span_column}"
+        select = [f"{bucket_expression(query, 't.ts', params)} AS bucket", *_group_columns(query, "t")]
+        for aggregation in sorted(aggregations):
+            q = params.add(catalog.PERCENTILES[aggregation])
+            select.append(f"percentile_disc({q}::float8) WITHIN GROUP (ORDER BY {column}) AS {measure}_{aggregation}")
+        where = _where(query, "t", "ts", segment, params) + f" AND {column} IS NOT NULL"
+        sql = f"SELECT {', '.join(select)} FROM llm_traces t WHERE {where} GROUP BY {_group_positions(query)}"
+        ctes.append((f"pct_{measure}", sql))
+    return ctes
+
+
+def percentile_ctes(query: MetricsQuery, segments: list[Segment], params: Params) -> list[tuple[str, str]]:
+    """One CTE chain per measure with percentiles: merged sketch → nearest-rank key → value."""
+    if [s.source for s in segments] == [RAW]:
+        return exact_percentile_ctes(query, segments[0], params)
+    ctes = []
+    group = ", ".join(["bucket", *(d.name for d in query.group_by)])
+    for measure, aggregations in sorted(needed_percentiles(query).items()):
+        parts = " UNION ALL ".join(sketch_parts_sql(query, s, measure, params) for s in segments)
+        merged = (
+            f"SELECT {group}, k, sum(c) AS c,"
+            f" sum(sum(c)) OVER (PARTITION BY {group} ORDER BY k) AS running,"
+            f" sum(sum(c)) OVER (PARTITION BY {group}) AS total"
+            f" FROM ({parts}) AS parts GROUP BY {group}, k"
+        )
+        picks = []
+        for aggregation in sorted(aggregations):
+            q = params.add(catalog.PERCENTILES[aggregation])
+            rank = f"greatest(1, ceil({q}::float8 * total::float8))"
+            picks.append(f"{key_value_sql(f'min(k) FILTER (WHERE running >= {rank})')} AS {measure}_{aggregation}")
+        ctes.append((f"sketch_{measure}", merged))
+        ctes.append((f"pct_{measure}", f"SELECT {group}, {', '.join(picks)} FROM sketch_{measure} GROUP BY {group}"))
+    return ctes
+
+
+def unique_ctes(query: MetricsQuery, segments: list[Segment], params: Params) -> list[tuple[str, str]]:
+    ctes = []
+    group = ", ".join(["bucket", *(d.name for d in query.group_by)])
+    for identity in needed_identities(query):
+        parts = []
+        for segment in segments:
+            if segment.source == ACTIVITY_SOURCE:
+                alias, table, time_column = "a", ACTIVITY_TABLES[identity], "bucket"
+            else:
+                alias, table, time_column = "t", "llm_traces", "ts"
+            select = [f"{bucket_expression(query, f'{alias}.{time_column}', params)} AS bucket"]
+            select += _group_columns(query, alias) + [f"{alias}.{identity} AS identity"]
+            where = _where(query, alias, time_column, segment, params) + f" AND {alias}.{identity} IS NOT NULL"
+            parts.append(f"SELECT {', '.join(select)} FROM {table} {alias} WHERE {where}")
+        sql = (
+            f"SELECT {group}, count(DISTINCT identity) AS unique_{identity}"
+            f" FROM ({' UNION ALL '.join(parts)}) AS ids GROUP BY {group}"
+        )
+        ctes.append((f"uniq_{identity}", sql))
+    return ctes
+
+
+# ---- metric expressions over the merged partials -------------------------------------------------
+
+
+def metric_expression(request: MetricRequest, query: MetricsQuery, params: Params) -> str:
+    metric, aggregation = request.metric, request.aggregation
+    errors = "coalesce(a.error_count, 0)"
+    if metric.kind == "count":
+        return {
+            "request_count": "a.request_count",
+            "error_count": errors,
+            "success_count": f"a.request_count - {errors}",
+        }[metric.name]
+    if metric.kind == "rate":
+        numerator = errors if metric.name == "error_rate" else f"a.request_count - {errors}"
+        return f"({numerator})::numeric / nullif(a.request_count, 0)"
+    if metric.kind == "throughput":
+        return f"a.request_count::numeric / nullif({bucket_seconds_expression(query, params)}, 0)"
+    if metric.kind == "unique":
+        return f"coalesce(a.unique_{metric.identity}, 0)"
+    name = metric.measure
+    if aggregation == "sum":
+        return f"coalesce(a.{name}_sum, 0)"
+    if aggregation == "avg":
+        return f"a.{name}_sum::numeric / nullif(a.{name}_count, 0)"
+    if aggregation in ("min", "max"):
+        return f"a.{name}_{aggregation}"
+    if aggregation == "count":
+        return f"coalesce(a.{name}_count, 0)"
+    if aggregation == "stddev":
+        n, s, ss = f"a.{name}_count", f"a.{name}_sum", f"a.{name}_sumsq"
+        return f"CASE WHEN {n} > 1 THEN sqrt(greatest(0, ({ss} - {s} * {s} / {n}) / ({n} - 1))) END"
+    return f"a.{name}_{aggregation}"  # a percentile
+
+
+# ---- the whole statement -------------------------------------------------------------------------
+
+
+def _merge_columns(query: MetricsQuery, measures: list[str]) -> list[str]:
+    columns = ["sum(request_count) AS request_count"]
+    if needs_errors(query):
+        columns.append("sum(error_count) AS error_count")
+    for name in measures:
+        columns += [f"sum({name}_count) AS {name}_count", f"sum({name}_sum) AS {name}_sum"]
+        if MEASURES_BY_NAME[name].kind == "latency":
+            columns.append(f"sum({name}_sumsq) AS {name}_sumsq")
+        columns += [f"min({name}_min) AS {name}_min", f"max({name}_max) AS {name}_max"]
+    return columns
+
+
+def _order_by(query: MetricsQuery) -> str:
+    dims = [d.name for d in query.group_by]
+    natural = (["bucket"] if query.interval else []) + [f"{d} NULLS FIRST" for d in dims]
+    if query.sort is None:
+        return ", ".join(natural) or "1"
+    field = "bucket" if query.sort.field == "timestamp" else f'"{query.sort.field}"'
+    direction = "DESC NULLS LAST" if query.sort.descending else "ASC NULLS LAST"
+    return ", ".join([f"{field} {direction}", *natural])
+
+
+def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) -> BuiltQuery:
+    params = Params()
+    measures = needed_measures(query)
+    group = ["bucket", *(d.name for d in query.group_by)]
+    group_list = ", ".join(group)
+    parts = " UNION ALL ".join(segment_sql(query, s, measures, params) for s in totals)
+    merged = ", ".join(_merge_columns(query, measures))
+    ctes = [("totals", f"SELECT {group_list}, {merged} FROM ({parts}) AS parts GROUP BY {group_list}")]
+    joins = []
+    for name, sql in percentile_ctes(query, totals, params) + unique_ctes(query, uniques, params):
+        ctes.append((name, sql))
+        if name.startswith(("pct_", "uniq_")):
+            joins.append(f"LEFT JOIN {name} USING ({group_list})")
+    outputs = [f'{metric_expression(r, query, params)} AS "{r.alias}"' for r in query.metrics]
+    having = [
+        f"({metric_expression(h.request, query, params)}) {catalog.HAVING_OPERATORS[h.operator]} {params.add(h.value)}"
+        for h in query.having
+    ]
+    where = f" WHERE {' AND '.join(having)}" if having else ""
+    with_clause = ",\n".join(f"{name} AS ({sql})" for name, sql in ctes)
+    joined = f"(SELECT * FROM totals {' '.join(joins)}) AS a"
+    final = f"SELECT {', '.join(f'a.{g}' for g in group)}, {', '.join(outputs)} FROM {joined}{where}"
+    limit = params.add(query.limit + 1)  # one more than asked tells whether the answer was truncated
+    sql = f"WITH {with_clause}\nSELECT * FROM ({final}) AS result ORDER BY {_order_by(query)} LIMIT {limit}"
+    return BuiltQuery(sql=sql, params=params.values, columns=tuple(r.alias for r in query.metrics))
