@@ -147,7 +147,12 @@ def _where(query: MetricsQuery, alias: str, time_column: str, segment: Segment, 
 
 
 def _group_columns(query: MetricsQuery, alias: str) -> list[str]:
-    return [f"{alias}.{d.column} AS {d.name}" for d in query.group_by]
+    # user_id/session_id may be NULL; '' stands for "none" so that CTEs join on plain equality
+    # (the runner reports '' as null, as it does for an unknown provider or environment).
+    return [
+        f"{alias}.{d.column} AS {d.name}" if d.in_rollups else f"coalesce({alias}.{d.column}, '') AS {d.name}"
+        for d in query.group_by
+    ]
 
 
 def _group_positions(query: MetricsQuery, extra: int = 0) -> str:
