@@ -113,7 +113,7 @@ def query_from_params(params: Any, *, org_id: int, now: datetime | None = None) 
         values = _comma_list(params.get(name))
         if values:
             operator, value = ("eq", values[0]) if len(values) == 1 else ("in", values)
-            parsed = parse_filter(name, operator, value, problems, name)
+            parsed = parse_filter(name, operator, value, problems, name, value_field=name)
             if parsed:
                 filters.append(parsed)
     fill = params.get("fill") or "none"

@@ -60,7 +60,7 @@ def convert(value: Any, request: MetricRequest) -> Any:
         return Decimal(value).quantize(COST_QUANTUM)
     if unit in ("requests", "count") or (unit == "tokens" and aggregation != "avg"):
         return int(value)
-    return round(float(value), 6)
+    return float(value)
 
 
 def _shape(record: dict[str, Any], query: MetricsQuery, zone: ZoneInfo) -> dict[str, Any]:

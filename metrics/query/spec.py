@@ -265,7 +265,11 @@ def parse_dimensions(values: Any, problems: Problems, field_name: str = "group_b
     return tuple(dimensions)
 
 
-def parse_filter(dimension_name: Any, operator: Any, value: Any, problems: Problems, field_name: str) -> Filter | None:
+def parse_filter(
+    dimension_name: Any, operator: Any, value: Any, problems: Problems, field_name: str, value_field: str | None = None
+) -> Filter | None:
+    """A filter; errors about the value go to `value_field` (GET names the parameter itself)."""
+    value_field = value_field or f"{field_name}.value"
     if not isinstance(dimension_name, str) or dimension_name not in catalog.DIMENSIONS:
         valid = valid_list(catalog.DIMENSIONS)
         problems.add(
@@ -283,18 +287,18 @@ def parse_filter(dimension_name: Any, operator: Any, value: Any, problems: Probl
         ok = isinstance(value, list) and 1 <= len(value) <= limit
         values = tuple(value) if ok else ()
         if not ok:
-            problems.add(f"{field_name}.value", MSG_FILTER_LIST.format(operator=operator, limit=limit))
+            problems.add(value_field, MSG_FILTER_LIST.format(operator=operator, limit=limit))
             return None
     else:
         values = (value,)
     if not all(isinstance(v, str) and len(v) <= MAX_VALUE_LENGTH for v in values):
-        problems.add(f"{field_name}.value", MSG_FILTER_VALUE)
+        problems.add(value_field, MSG_FILTER_VALUE)
         return None
     dimension = catalog.DIMENSIONS[dimension_name]
     if dimension.name == "status_code" and operator in ("eq", "ne", "in", "not_in"):
         values = tuple(v.upper() for v in values)
         if not set(values) <= set(catalog.STATUS_VALUES):
-            problems.add(f"{field_name}.value", MSG_STATUS_VALUE)
+            problems.add(value_field, MSG_STATUS_VALUE)
             return None
     return Filter(dimension=dimension, operator=operator, values=values)
 

@@ -60,12 +60,19 @@ def make_spans(seed: int, count: int) -> list[dict]:
     return spans
 
 
+class StoredSpans(list):
+    """The stored spans, with a short repr so that failure reports stay readable."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} stored spans>"
+
+
 @pytest.fixture
 def dataset(org):
     spans = make_spans(seed=20261126, count=500)
     result = pipeline.ingest(org, [(i, parse_json_span(s)) for i, s in enumerate(spans)])
     assert result.accepted == 500
-    return stored_spans(org.pk)
+    return StoredSpans(stored_spans(org.pk))
 
 
 def moment(draw, aligned: bool) -> datetime:
