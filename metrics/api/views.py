@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -18,7 +19,7 @@ from metrics.api.caching import cached, etag_matches
 from metrics.api.renderers import CSVRenderer, ExactJSONRenderer, csv_table
 from metrics.query import catalog
 from metrics.query.parse import query_from_body, query_from_params
-from metrics.query.runner import format_timestamp, public_rows, run_query
+from metrics.query.runner import public_rows, run_query
 from metrics.query.spec import MetricsQuery, QueryValidationError
 from metrics.query.summary import PERIOD_FIELDS, summarize
 from metrics.query.summary_params import summary_from_params
@@ -180,6 +181,76 @@ QUERY_EXAMPLE = {
 }
 
 
+QUERY_RESPONSE_EXAMPLE = {
+    "metadata": {
+        "interval": "1day",
+        "timezone": "UTC",
+        "start_time": "2026-11-01T00:00:00Z",
+        "end_time": "2026-11-26T00:00:00Z",
+        "group_by": ["provider", "model"],
+        "filters_applied": 2,
+        "having_conditions": 1,
+        "units": {"total_requests": "requests", "p95_duration": "ms", "total_cost": "usd"},
+        "data_source": "aggregate_1day",
+        "total_rows": 1,
+        "truncated": False,
+    },
+    "data": [
+        {
+            "timestamp": "2026-11-25T00:00:00Z",
+            "provider": "openai",
+            "model": "gpt-4o",
+            "total_requests": 1500,
+            "p95_duration": 4210.5,
+            "total_cost": 45.3,
+        }
+    ],
+}
+SUMMARY_EXAMPLE = {
+    "current_period": {
+        "start_time": "2026-11-25T10:00:00Z",
+        "end_time": "2026-11-26T10:00:00Z",
+        "total_requests": 50000,
+        "total_cost_usd": 1250.5,
+        "total_tokens": 25000000,
+        "avg_duration_ms": 1250.5,
+        "p95_duration_ms": 4100.2,
+        "error_rate": 0.02,
+        "success_rate": 0.98,
+        "unique_users": 1200,
+        "unique_sessions": 3500,
+    },
+    "previous_period": None,
+    "changes": {
+        "requests_change_pct": None,
+        "cost_change_pct": None,
+        "duration_change_pct": None,
+        "error_rate_change_pct": None,
+    },
+    "top_items": {
+        "by_cost": [{"provider": "openai", "model": "gpt-4o", "value": 800.25, "percentage": 64.0}],
+        "by_requests": [{"provider": "openai", "model": "gpt-4o-mini", "value": 30000, "percentage": 60.0}],
+        "by_duration": [{"provider": "anthropic", "model": "claude-sonnet-4", "value": 2600.0, "percentage": 41.6}],
+        "by_errors": [{"provider": "openai", "model": "gpt-4o", "value": 800, "percentage": 80.0}],
+    },
+    "quality": {
+        "error_count": 1000,
+        "success_count": 49000,
+        "error_rate": 0.02,
+        "success_rate": 0.98,
+        "most_common_errors": [
+            {
+                "status_code": "ERROR",
+                "error_type": "RateLimitError",
+                "count": 800,
+                "percentage": 80.0,
+                "sample_message": "Rate limit exceeded",
+            }
+        ],
+    },
+}
+
+
 class MetricsQueryView(MetricsBaseView):
     """POST /api/v1/metrics/query: custom aggregations, filters, HAVING, sort and limit."""
 
@@ -191,7 +262,10 @@ class MetricsQueryView(MetricsBaseView):
         description=s.CATALOG_DESCRIPTION,
         request=s.QueryRequest,
         responses={200: s.QueryResponse, 304: None, **ERROR_RESPONSES},
-        examples=[OpenApiExample("Top models by cost", value=QUERY_EXAMPLE, request_only=True)],
+        examples=[
+            OpenApiExample("Top models by cost", value=QUERY_EXAMPLE, request_only=True),
+            OpenApiExample("Answer", value=QUERY_RESPONSE_EXAMPLE, response_only=True),
+        ],
     )
     def post(self, request: Request) -> Response:
         query = validated(lambda: query_from_body(request.data, org_id=_org_id(request)))
@@ -221,6 +295,7 @@ class MetricsSummaryView(MetricsBaseView):
         ),
         parameters=s.SUMMARY_PARAMETERS,
         responses={200: s.SummaryResponse, 304: None, **ERROR_RESPONSES},
+        examples=[OpenApiExample("Last 24 hours", value=SUMMARY_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:
         summary = validated(lambda: summary_from_params(request.query_params, org_id=_org_id(request)))
@@ -259,9 +334,11 @@ class MetricsSchemaView(APIView):
     required_permissions = {"GET": METRICS_READ}
     renderer_classes = [ExactJSONRenderer]
 
-    @extend_schema(tags=["metrics"], summary="The metrics catalog", responses={200: dict, **ERROR_RESPONSES})
+    @extend_schema(
+        tags=["metrics"],
+        summary="The metrics catalog",
+        description="Metrics with units and valid aggregations, dimensions, intervals, operators and limits.",
+        responses={200: OpenApiTypes.OBJECT, **ERROR_RESPONSES},
+    )
     def get(self, request: Request) -> Response:
         return Response(catalog_payload())
-
-
-__all__ = ["MetricsQueryView", "MetricsSchemaView", "MetricsSeriesView", "MetricsSummaryView", "format_timestamp"]

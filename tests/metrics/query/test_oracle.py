@@ -69,9 +69,14 @@ class StoredSpans(list):
 
 @pytest.fixture
 def dataset(org):
+    """500 spans sent in shuffled batches (so many arrive late for their buckets), one batch twice."""
     spans = make_spans(seed=20261126, count=500)
-    result = pipeline.ingest(org, [(i, parse_json_span(s)) for i, s in enumerate(spans)])
-    assert result.accepted == 500
+    random.Random(7).shuffle(spans)
+    batches = [spans[i : i + 60] for i in range(0, len(spans), 60)]
+    accepted = 0
+    for batch in [*batches, batches[2]]:
+        accepted += pipeline.ingest(org, [(i, parse_json_span(s)) for i, s in enumerate(batch)]).accepted
+    assert accepted == 500
     return StoredSpans(stored_spans(org.pk))
 
 
