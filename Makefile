@@ -6,7 +6,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED_ARGS ?=
 
-.PHONY: install run test lint format bench clean-data
+SPANS ?= 1000000
+
+.PHONY: install run test lint format bench bench-smoke clean-data
 
 $(VENV)/.installed: requirements/base.txt requirements/dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -31,6 +33,14 @@ run: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The SPEC §12 benchmark: `make bench` (1M spans) or `make bench SPANS=10000000`.
+bench: install
+	$(PY) -m bench.run --spans $(SPANS)
+
+# A tiny run that checks every scenario answers correctly (no timing assertions).
+bench-smoke: install
+	$(PY) -m bench.run --spans 20000 --requests 20 --warmup 5 --ingest-batches 10 --smoke
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -31,8 +31,8 @@ def _kv(key: str, value: str | int) -> common_pb2.KeyValue:
     return item
 
 
-def otlp_body(spans: int, rng: random.Random) -> bytes:
-    """One ExportTraceServiceRequest of `spans` chat spans from the last minute."""
+def otlp_body(spans: int, rng: random.Random, model: str | None = None) -> bytes:
+    """One ExportTraceServiceRequest of `spans` chat spans from the last minute (all of `model` if given)."""
     request = trace_service_pb2.ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.extend(
@@ -47,13 +47,14 @@ def otlp_body(spans: int, rng: random.Random) -> bytes:
         span.name = "chat"
         span.start_time_unix_nano = now - rng.randint(0, 60 * 10**9)
         span.end_time_unix_nano = span.start_time_unix_nano + rng.randint(10**8, 10**10)
-        provider, model = rng.choice(MODELS)
+        provider, chosen = rng.choice(MODELS)
+        chosen = model or chosen
         span.attributes.extend(
             [
                 _kv("gen_ai.operation.name", "chat"),
                 _kv("gen_ai.provider.name", provider),
-                _kv("gen_ai.request.model", model),
-                _kv("gen_ai.response.model", model),
+                _kv("gen_ai.request.model", chosen),
+                _kv("gen_ai.response.model", chosen),
                 _kv("gen_ai.usage.input_tokens", rng.randint(10, 5000)),
                 _kv("gen_ai.usage.output_tokens", rng.randint(10, 1000)),
                 _kv("user.id", f"user-{rng.randint(1, 2000)}"),

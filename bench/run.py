@@ -1,0 +1,452 @@
+"""make bench: the SPEC §12 benchmark. Dataset → production server on loopback → scenarios → report.
+
+    python -m bench.run [--spans 1000000] [--seed 1] [--requests 200] [--smoke]
+
+Uses DATABASE_URL when set (a database dedicated to the benchmark), else an embedded
+PostgreSQL under .data/bench. Prints a table and writes bench/results/<timestamp>.json.
+"""
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DATA_DIR = ROOT / ".data" / "bench"
+ORG_SHARES = {"bench-large": 0.90, "bench-small-a": 0.05, "bench-small-b": 0.05}
+PASSWORD = "bench-password-" + "x" * 8
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def ensure_database(url: str) -> None:
+    """Creates the benchmark's database on the given server if it does not exist yet."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(url)
+    name = params.get("dbname", "postgres")
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.OperationalError:
+        with psycopg.connect(make_conninfo(url, dbname="postgres"), autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        log(f"created database {name}")
+
+
+def setup_django() -> None:
+    if os.environ.get("DATABASE_URL"):
+        ensure_database(os.environ["DATABASE_URL"])
+    else:
+        os.environ["DATA_DIR"] = str(BENCH_DATA_DIR)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "observatory.settings")
+    sys.path.insert(0, str(ROOT))
+    import logging
+
+    import django
+
+    django.setup()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+# ---- dataset ---------------------------------------------------------------------------------------
+
+
+def prepare_dataset(total_spans: int, seed: int) -> dict[str, int]:
+    """The three organizations with their share of spans over 90 days; reused when already loaded."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from accounts import services
+    from metrics.demo_data import DatasetSpec, generate_dataset
+
+    call_command("migrate", verbosity=0)
+    roles = services.roles_ensure_defaults()
+    org_ids = {}
+    for slug, share in ORG_SHARES.items():
+        organization = services.organization_ensure(slug=slug, name=slug)
+        user = services.user_ensure(username=f"{slug}-admin", password=PASSWORD)
+        services.membership_set(user=user, organization=organization, role=roles["admin"])
+        org_ids[slug] = organization.pk
+        wanted = int(total_spans * share)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM llm_traces WHERE org_id = %s", [organization.pk])
+            have = cursor.fetchone()[0]
+        if have == wanted:
+            log(f"{slug}: reusing {have:,} spans")
+            continue
+        if have:
+            log(f"{slug}: has {have:,} spans, wants {wanted:,}: reloading")
+            with connection.cursor() as cursor:
+                for table in (
+                    "llm_traces",
+                    "llm_metrics_1min",
+                    "llm_metrics_1hour",
+                    "llm_metrics_1day",
+                    "llm_users_1day",
+                    "llm_sessions_1day",
+                ):
+                    cursor.execute(f"DELETE FROM {table} WHERE org_id = %s", [organization.pk])
+        started = time.monotonic()
+
+        def progress(done: int, total: int, slug: str = slug, started: float = started) -> None:
+            rate = done / max(time.monotonic() - started, 1e-9)
+            eta = (total - done) / rate if rate else 0
+            log(f"{slug}: generated {done:,}/{total:,} spans ({rate:,.0f}/s, ETA {eta:,.0f}s), then rollups")
+
+        spec = DatasetSpec(org_id=organization.pk, spans=wanted, days=90, seed=seed + len(slug))
+        generate_dataset(spec, progress=progress)
+        elapsed = time.monotonic() - started
+        log(f"{slug}: {wanted:,} spans with rollups in {elapsed:,.1f}s ({wanted / elapsed:,.0f} spans/s)")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return org_ids
+
+
+# ---- measuring ------------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, int(round(q * (len(ordered) - 1)))))]
+
+
+def timings(samples: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(samples, 0.50) * 1000, 2),
+        "p95_ms": round(percentile(samples, 0.95) * 1000, 2),
+        "p99_ms": round(percentile(samples, 0.99) * 1000, 2),
+        "mean_ms": round(statistics.fmean(samples) * 1000, 2),
+    }
+
+
+def login(http: Any, url: str, slug: str) -> str:
+    response = http.post(f"{url}/api/v1/auth/token", json={"username": f"{slug}-admin", "password": PASSWORD})
+    response.raise_for_status()
+    return response.json()["access"]
+
+
+def run_scenario(http: Any, url: str, scenario: Any, token: str, warmup: int, requests: int) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def call() -> Any:
+        if scenario.method == "GET":
+            return http.get(f"{url}{scenario.path}", params=scenario.params, headers=headers)
+        return http.post(f"{url}{scenario.path}", json=scenario.body, headers=headers)
+
+    for _ in range(warmup):
+        call()
+    samples, statuses, cache = [], set(), set()
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = call()
+        samples.append(time.perf_counter() - started)
+        statuses.add(response.status_code)
+        cache.add(response.headers.get("X-Cache"))
+    wall = time.perf_counter() - wall_start
+    return {
+        **timings(samples),
+        "requests": requests,
+        "requests_per_s": round(requests / wall, 1),
+        "client_cpu_pct": round((time.process_time() - cpu_start) / wall * 100, 1),
+        "statuses": sorted(statuses),
+        "x_cache": sorted(c for c in cache if c),
+        "last_body": response.json(),
+    }
+
+
+def warm_cache(http: Any, url: str, scenario: Any, token: str, workers: int) -> None:
+    """Until every worker answers from its cache (local memory is per process; Redis is shared)."""
+    streak = 0
+    for _ in range(500):
+        response = http.get(
+            f"{url}{scenario.path}", params=scenario.params, headers={"Authorization": f"Bearer {token}"}
+        )
+        streak = streak + 1 if response.headers.get("X-Cache") == "HIT" else 0
+        if streak >= 10 * workers:
+            return
+
+
+def time_floor(sql: str, params: dict[str, Any], runs: int) -> tuple[dict[str, float], list[tuple]]:
+    from django.db import connection
+
+    samples, rows = [], []
+    with connection.cursor() as cursor:
+        for _ in range(max(3, runs // 4)):
+            cursor.execute(sql, params)
+            cursor.fetchall()
+        for _ in range(runs):
+            started = time.perf_counter()
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            samples.append(time.perf_counter() - started)
+    return timings(samples), rows
+
+
+# ---- correctness checks ------------------------------------------------------------------------------
+
+
+def check_s1(body: dict[str, Any], floor_rows: list[tuple]) -> str:
+    api = [(r["timestamp"], r["provider"], r["request_count"], round(r["total_cost"], 6)) for r in body["data"]]
+    floor = [(b.isoformat().replace("+00:00", "Z"), p, int(n), round(float(c), 6)) for b, p, n, c in floor_rows]
+    return "ok" if api == floor else f"MISMATCH: {len(api)} API rows vs {len(floor)} floor rows"
+
+
+def check_s3(body: dict[str, Any], floor_rows: list[tuple]) -> str:
+    current = next((r for r in floor_rows if r[0]), None)
+    got = body["current_period"]
+    if current is None:
+        return "ok" if got["total_requests"] == 0 else "MISMATCH: no current period in floor"
+    wanted = (int(current[1]), round(float(current[2]), 6), int(current[6]), int(current[7]))
+    have = (got["total_requests"], round(got["total_cost_usd"], 6), got["unique_users"], got["unique_sessions"])
+    return "ok" if wanted == have else f"MISMATCH: API {have} vs floor {wanted}"
+
+
+def check_s5(body: dict[str, Any], floor_rows: list[tuple]) -> str:
+    api = [(r["timestamp"], r["model"], r["requests"], round(r["p95"], 3), round(r["cost"], 6)) for r in body["data"]]
+    floor = [
+        (b.isoformat().replace("+00:00", "Z"), m, int(n), round(float(p), 3), round(float(c), 6))
+        for b, m, n, p, c in floor_rows
+    ]
+    return "ok" if api == floor else f"MISMATCH: {len(api)} API rows vs {len(floor)} floor rows"
+
+
+def check_s6(body: dict[str, Any]) -> str:
+    costs = [r["cost"] for r in body["data"]]
+    if not costs or len(costs) > 100 or costs != sorted(costs, reverse=True):
+        return f"MISMATCH: {len(costs)} rows, sorted={costs == sorted(costs, reverse=True)}"
+    return "ok"
+
+
+# ---- ingest -------------------------------------------------------------------------------------------
+
+
+def run_ingest(url: str, key: str, token: str, batches: int, clients: int) -> dict[str, Any]:
+    import http.client
+    from urllib.parse import urlsplit
+
+    from bench.otlp_load import otlp_body
+
+    rng = random.Random(42)
+    bodies = [otlp_body(500, rng) for _ in range(batches)]
+    headers = {"content-type": "application/x-protobuf", "x-api-key": key}
+    statuses: list[int] = []
+    lock = threading.Lock()
+    target = urlsplit(url)
+
+    def client(index: int) -> None:
+        # The standard library's client: the lightest way to keep the load generator off the CPU.
+        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
+        for body in bodies[index::clients]:
+            connection.request("POST", "/v1/traces", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            with lock:
+                statuses.append(response.status)
+        connection.close()
+
+    cpu_start, started = time.process_time(), time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    accepted = statuses.count(200) * 500
+    lags = [visibility_lag(url, key, token) for _ in range(5)]
+    return {
+        "spans": accepted,
+        "batches": batches,
+        "clients": clients,
+        "spans_per_s": round(accepted / wall),
+        "client_cpu_pct": round((time.process_time() - cpu_start) / wall * 100, 1),
+        "visibility_lag_ms_max": round(max(lags) * 1000, 1),
+        "visibility_lag_ms_median": round(statistics.median(lags) * 1000, 1),
+        "all_accepted": accepted == batches * 500,
+    }
+
+
+def visibility_lag(url: str, key: str, token: str) -> float:
+    """Seconds from a batch's acknowledgment until GET /metrics counts all of it."""
+    import httpx
+
+    from bench.otlp_load import otlp_body
+
+    model = f"lag-probe-{uuid.uuid4().hex[:8]}"
+    body = otlp_body(500, random.Random(), model=model)
+    with httpx.Client(timeout=60) as http:
+        http.post(
+            f"{url}/v1/traces", content=body, headers={"content-type": "application/x-protobuf", "x-api-key": key}
+        )
+        acknowledged = time.perf_counter()
+        while time.perf_counter() - acknowledged < 30:
+            response = http.get(
+                f"{url}/api/v1/metrics",
+                params={"metrics": "request_count", "interval": "1day", "model": model},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if sum(r["request_count"] for r in response.json()["data"]) >= 500:
+                return time.perf_counter() - acknowledged
+    return float("inf")
+
+
+# ---- the run ------------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    import psutil
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg_version = cursor.fetchone()[0]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "postgresql": pg_version,
+        "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded (pgserver)",
+        "cache": "redis" if os.environ.get("REDIS_URL") else "local memory",
+        "commit": commit.strip(),
+    }
+
+
+def main() -> int:  # noqa: C901 - a script reads best top to bottom
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spans", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) + 1)
+    parser.add_argument("--ingest-batches", type=int, default=200)
+    parser.add_argument("--smoke", action="store_true", help="tiny and strict: fail on any wrong answer")
+    args = parser.parse_args()
+    setup_django()
+    import httpx
+
+    from accounts import services
+    from accounts.models import Organization
+    from bench.scenarios import scenarios
+    from bench.server import Server, server_env
+
+    log(f"dataset: {args.spans:,} spans over 90 days in 3 organizations")
+    load_started = time.monotonic()
+    org_ids = prepare_dataset(args.spans, args.seed)
+    load_seconds = time.monotonic() - load_started
+    large = org_ids["bench-large"]
+    key = services.api_key_issue(
+        organization=Organization.objects.get(pk=large), name=f"bench-{uuid.uuid4().hex[:6]}", scopes=["spans:write"]
+    ).secret
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    plan = scenarios(end)
+    results: dict[str, Any] = {}
+    failures: list[str] = []
+    env_args = (os.environ.get("DATABASE_URL"), BENCH_DATA_DIR)
+    with Server(server_env(*env_args, cache_ttl=0), args.workers) as server, httpx.Client(timeout=120) as http:
+        token = login(http, server.url, "bench-large")
+        for scenario in plan:
+            log(f"{scenario.name}: {scenario.title}")
+            result = run_scenario(http, server.url, scenario, token, args.warmup, args.requests)
+            body = result.pop("last_body")
+            if result["statuses"] != [200]:
+                failures.append(f"{scenario.name} answered {result['statuses']}")
+            if scenario.floor_sql:
+                start = scenario.params["start_time"] if scenario.params else scenario.body["start_time"]
+                stop = scenario.params["end_time"] if scenario.params else scenario.body["end_time"]
+                params = {"org_id": large, "start": start, "end": stop}
+                floor, rows = time_floor(scenario.floor_sql, params, args.requests)
+                result["floor"] = floor
+                result["api_over_floor"] = round(result["p50_ms"] / max(floor["p50_ms"], 0.01), 2)
+                checker = {"S1": check_s1, "S3": check_s3, "S5": check_s5}[scenario.name]
+                result["check"] = checker(body, rows)
+            elif scenario.name == "S6":
+                result["check"] = check_s6(body)
+            else:
+                result["check"] = "ok" if body else "MISMATCH: empty"
+            if result["check"] != "ok":
+                failures.append(f"{scenario.name}: {result['check']}")
+            results[scenario.name] = result
+        log(f"I1: OTLP protobuf ingest, {args.ingest_batches} batches of 500, 4 clients")
+        results["I1"] = run_ingest(server.url, key, token, args.ingest_batches, clients=4)
+        if not results["I1"]["all_accepted"]:
+            failures.append("I1: not every batch was accepted")
+        peak_rss = server.peak_worker_rss
+    with Server(server_env(*env_args, cache_ttl=300), args.workers) as server, httpx.Client(timeout=120) as http:
+        token = login(http, server.url, "bench-large")
+        log("S7: S1 from a warm cache")
+        warm_cache(http, server.url, plan[0], token, args.workers)
+        result = run_scenario(http, server.url, plan[0], token, args.warmup, args.requests)
+        result.pop("last_body")
+        result["check"] = "ok" if result["x_cache"] == ["HIT"] else f"MISMATCH: X-Cache {result['x_cache']}"
+        if result["check"] != "ok":
+            failures.append(f"S7: {result['check']}")
+        results["S7"] = result
+        peak_rss = max(peak_rss, server.peak_worker_rss)
+    report = {
+        "date": datetime.now(UTC).isoformat(),
+        "machine": machine(),
+        "dataset": {
+            "spans": args.spans,
+            "days": 90,
+            "organizations": len(ORG_SHARES),
+            "seed": args.seed,
+            "load_seconds": round(load_seconds, 1),
+        },
+        "server": {"workers": args.workers, "peak_worker_rss_mb": round(peak_rss / 2**20, 1)},
+        "results": results,
+        "failures": failures,
+    }
+    print_table(report)
+    out = ROOT / "bench" / "results" / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}{'-smoke' if args.smoke else ''}.json"
+    out.write_text(json.dumps(report, indent=2))
+    log(f"written {out.relative_to(ROOT)}")
+    if failures:
+        log("FAILED: " + "; ".join(failures))
+        return 1
+    return 0
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print()
+    print(
+        f"{'scenario':<9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>8}{'floor p50':>11}{'API/floor':>10}  check"
+    )
+    for name, result in report["results"].items():
+        if name == "I1":
+            continue
+        floor = result.get("floor", {}).get("p50_ms", "")
+        ratio = result.get("api_over_floor", "")
+        print(
+            f"{name:<9}{result['p50_ms']:>9}{result['p95_ms']:>9}{result['p99_ms']:>9}{result['requests_per_s']:>8}"
+            f"{floor:>11}{ratio:>10}  {result['check']}"
+        )
+    ingest = report["results"]["I1"]
+    print(
+        f"I1       {ingest['spans_per_s']:,} spans/s accepted ({ingest['clients']} clients, client CPU "
+        f"{ingest['client_cpu_pct']}%), visibility lag max {ingest['visibility_lag_ms_max']} ms"
+    )
+    print(
+        f"dataset  {report['dataset']['spans']:,} spans loaded in {report['dataset']['load_seconds']}s; "
+        f"peak worker RSS {report['server']['peak_worker_rss_mb']} MB"
+    )
+    print()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

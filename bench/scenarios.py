@@ -1,0 +1,165 @@
+"""The benchmark scenarios (SPEC §12) and, for S1, S3 and S5, the best single SQL statement ("floor")."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from metrics.sketch import GAMMA, ZERO_KEY
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    method: str
+    path: str
+    params: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None
+    floor_sql: str | None = None
+    check: Callable[[dict[str, Any]], None] | None = None
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def scenarios(end: datetime) -> list[Scenario]:
+    """`end` is a whole hour; every range ends there."""
+    day_end = end.replace(hour=0) + timedelta(days=1)
+    s1 = {
+        "metrics": "request_count,total_cost",
+        "interval": "1hour",
+        "group_by": "provider",
+        "start_time": iso(end - timedelta(hours=24)),
+        "end_time": iso(end),
+    }
+    s5 = {
+        "metrics": [
+            {"metric": "request_count", "aggregation": "sum", "alias": "requests"},
+            {"metric": "duration", "aggregation": "p95", "alias": "p95"},
+            {"metric": "total_cost", "aggregation": "sum", "alias": "cost"},
+        ],
+        "interval": "1day",
+        "start_time": iso(day_end - timedelta(days=90)),
+        "end_time": iso(day_end),
+        "group_by": ["model"],
+        "filters": [
+            {"dimension": "environment", "operator": "eq", "value": "production"},
+            {"dimension": "provider", "operator": "in", "value": ["openai", "anthropic", "google"]},
+        ],
+        "having": [{"metric": "request_count", "aggregation": "sum", "operator": "gte", "value": 100}],
+        "sort_by": {"field": "cost", "descending": True},
+        "limit": 10000,
+    }
+    return [
+        Scenario(
+            "S1",
+            "GET metrics 24h 1hour request_count+total_cost by provider",
+            "GET",
+            "/api/v1/metrics",
+            params=s1,
+            floor_sql=S1_FLOOR,
+        ),
+        Scenario(
+            "S2",
+            "GET metrics 7d 1hour duration+percentiles by model",
+            "GET",
+            "/api/v1/metrics",
+            params={
+                "metrics": "duration",
+                "interval": "1hour",
+                "group_by": "model",
+                "include_percentiles": "true",
+                "start_time": iso(end - timedelta(days=7)),
+                "end_time": iso(end),
+            },
+        ),
+        Scenario(
+            "S3",
+            "GET summary 24h with comparison",
+            "GET",
+            "/api/v1/metrics/summary",
+            params={"start_time": iso(end - timedelta(hours=24)), "end_time": iso(end)},
+            floor_sql=S3_FLOOR,
+        ),
+        Scenario(
+            "S4",
+            "GET summary 30d",
+            "GET",
+            "/api/v1/metrics/summary",
+            params={"start_time": iso(end - timedelta(days=30)), "end_time": iso(end)},
+        ),
+        Scenario(
+            "S5",
+            "POST query 90d 1day by model, filters, having, sort, p95",
+            "POST",
+            "/api/v1/metrics/query",
+            body=s5,
+            floor_sql=S5_FLOOR,
+        ),
+        Scenario(
+            "S6",
+            "POST query 7d totals by user_id, top 100 by cost (raw)",
+            "POST",
+            "/api/v1/metrics/query",
+            body={
+                "metrics": [{"metric": "total_cost", "alias": "cost"}, {"metric": "request_count"}],
+                "interval": None,
+                "start_time": iso(end - timedelta(days=7)),
+                "end_time": iso(end),
+                "group_by": ["user_id"],
+                "sort_by": {"field": "cost", "descending": True},
+                "limit": 100,
+            },
+        ),
+    ]
+
+
+# Floors: what a hand-written statement against the same tables costs, with the same answer.
+S1_FLOOR = """
+SELECT bucket, provider, sum(request_count), sum(total_cost_sum)
+FROM llm_metrics_1hour
+WHERE org_id = %(org_id)s AND bucket >= %(start)s AND bucket < %(end)s
+GROUP BY bucket, provider ORDER BY bucket, provider
+"""
+
+S3_FLOOR = """
+SELECT bucket >= %(start)s::timestamptz AS current, sum(request_count), sum(total_cost_sum), sum(total_tokens_sum),
+       sum(duration_sum) / nullif(sum(duration_count), 0),
+       sum(request_count) FILTER (WHERE status_code = 'ERROR'),
+       (SELECT count(DISTINCT user_id) FROM llm_traces
+         WHERE org_id = %(org_id)s AND ts >= %(start)s AND ts < %(end)s),
+       (SELECT count(DISTINCT session_id) FROM llm_traces
+         WHERE org_id = %(org_id)s AND ts >= %(start)s AND ts < %(end)s)
+FROM llm_metrics_1hour
+WHERE org_id = %(org_id)s AND bucket >= %(start)s::timestamptz - (%(end)s::timestamptz - %(start)s::timestamptz)
+  AND bucket < %(end)s
+GROUP BY 1
+"""
+
+S5_FLOOR = f"""
+WITH rows AS (
+    SELECT bucket, model, request_count, total_cost_sum, duration_sketch_keys, duration_sketch_counts
+    FROM llm_metrics_1day
+    WHERE org_id = %(org_id)s AND bucket >= %(start)s AND bucket < %(end)s
+      AND environment = 'production' AND provider = ANY(ARRAY['openai', 'anthropic', 'google'])
+), totals AS (
+    SELECT bucket, model, sum(request_count) AS requests, sum(total_cost_sum) AS cost
+    FROM rows GROUP BY bucket, model HAVING sum(request_count) >= 100
+), keyed AS (
+    SELECT bucket, model, k, sum(c) AS c,
+           sum(sum(c)) OVER (PARTITION BY bucket, model ORDER BY k) AS running,
+           sum(sum(c)) OVER (PARTITION BY bucket, model) AS total
+    FROM rows, unnest(duration_sketch_keys, duration_sketch_counts) AS u(k, c)
+    GROUP BY bucket, model, k
+), p95 AS (
+    SELECT bucket, model, min(k) FILTER (WHERE running >= greatest(1, ceil(0.95 * total::float8))) AS k
+    FROM keyed GROUP BY bucket, model
+)
+SELECT t.bucket, t.model, t.requests,
+       CASE WHEN p.k = {ZERO_KEY} THEN 0 ELSE 2 * power({GAMMA!r}::float8, p.k) / ({GAMMA!r}::float8 + 1) END,
+       t.cost
+FROM totals t JOIN p95 p USING (bucket, model)
+ORDER BY t.cost DESC
+"""
