@@ -107,6 +107,8 @@ _default_db["CONN_HEALTH_CHECKS"] = True
 _default_db.setdefault("OPTIONS", {})
 # A down or unreachable database must turn into a quick 503, not a hung worker.
 _default_db["OPTIONS"].setdefault("connect_timeout", env_int("DB_CONNECT_TIMEOUT", 3))
+# Metrics queries hash-aggregate many rollup rows; the 4 MB default spills them to disk.
+_default_db["OPTIONS"].setdefault("options", f"-c work_mem={env_str('DB_WORK_MEM', '64MB')}")
 _default_db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_observatory")}
 DATABASES = {"default": _default_db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -275,9 +275,10 @@ def unique_ctes(query: MetricsQuery, segments: list[Segment], params: Params) ->
             select += _group_columns(query, alias) + [f"{alias}.{identity} AS identity"]
             where = _where(query, alias, time_column, segment, params) + f" AND {alias}.{identity} IS NOT NULL"
             parts.append(f"SELECT {', '.join(select)} FROM {table} {alias} WHERE {where}")
+        # DISTINCT in a subquery is hashed; count(DISTINCT ...) always sorts (2-3x slower here).
         sql = (
-            f"SELECT {group}, count(DISTINCT identity) AS unique_{identity}"
-            f" FROM ({' UNION ALL '.join(parts)}) AS ids GROUP BY {group}"
+            f"SELECT {group}, count(*) AS unique_{identity}"
+            f" FROM (SELECT DISTINCT * FROM ({' UNION ALL '.join(parts)}) AS ids) AS distinct_ids GROUP BY {group}"
         )
         ctes.append((f"uniq_{identity}", sql))
     return ctes
