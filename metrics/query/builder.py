@@ -16,7 +16,6 @@ from metrics.query import catalog
 from metrics.query.sources import ACTIVITY_SOURCE, RAW, Segment
 from metrics.query.spec import MetricRequest, MetricsQuery
 from metrics.rollups.measures import GRAINS_BY_NAME, MEASURES_BY_NAME
-from metrics.sketch import GAMMA, ZERO_KEY
 
 ACTIVITY_TABLES = {"user_id": "llm_users_1day", "session_id": "llm_sessions_1day"}
 
@@ -38,6 +37,8 @@ class BuiltQuery:
     sql: str
     params: dict[str, Any]
     columns: tuple[str, ...]  # output columns after bucket and dimensions: the metric aliases
+    # Set when percentiles come from sketches: the runner merges them, then applies HAVING, ORDER and LIMIT.
+    finish_in_python: bool = False
 
 
 # ---- what the metrics need -----------------------------------------------------------------------
@@ -200,26 +201,19 @@ def segment_sql(query: MetricsQuery, segment: Segment, measures: list[str], para
 
 
 def sketch_parts_sql(query: MetricsQuery, segment: Segment, measure: str, params: Params) -> str:
-    """(bucket, group, key, count) rows of one measure's sketch, from a rollup or from raw values."""
+    """(bucket, group, keys[], counts[]) rows of one measure's sketch: rollup rows as stored, raw values keyed."""
+    group = ", ".join(["bucket", *(d.name for d in query.group_by)])
     if segment.source == RAW:
         column = f"t.{MEASURES_BY_NAME[measure].span_column}"
         select = [f"{bucket_expression(query, 't.ts', params)} AS bucket", *_group_columns(query, "t")]
         where = _where(query, "t", "ts", segment, params) + f" AND {column} IS NOT NULL"
         select += [f"sketch_key({column}) AS k", "count(*) AS c"]
-        return f"SELECT {', '.join(select)} FROM llm_traces t WHERE {where} GROUP BY {_group_positions(query, 1)}"
+        keyed = f"SELECT {', '.join(select)} FROM llm_traces t WHERE {where} GROUP BY {_group_positions(query, 1)}"
+        return f"SELECT {group}, array_agg(k) AS keys, array_agg(c) AS counts FROM ({keyed}) AS keyed GROUP BY {group}"
     table = GRAINS_BY_NAME[segment.source].table
-    select = [f"{bucket_expression(query, 'r.bucket', params)} AS bucket", *_group_columns(query, "r"), "u.k", "u.c"]
-    where = _where(query, "r", "bucket", segment, params)
-    unnest = f"unnest(r.{measure}_sketch_keys, r.{measure}_sketch_counts) AS u(k, c)"
-    return f"SELECT {', '.join(select)} FROM {table} r CROSS JOIN LATERAL {unnest} WHERE {where}"
-
-
-def key_value_sql(column: str) -> str:
-    """A sketch key back to the value it represents (metrics.sketch.key_value, in SQL)."""
-    gamma = repr(GAMMA)
-    return (
-        f"CASE WHEN {column} = {ZERO_KEY} THEN 0 ELSE 2 * power({gamma}::float8, {column}) / ({gamma}::float8 + 1) END"
-    )
+    select = [f"{bucket_expression(query, 'r.bucket', params)} AS bucket", *_group_columns(query, "r")]
+    select += [f"r.{measure}_sketch_keys AS keys", f"r.{measure}_sketch_counts AS counts"]
+    return f"SELECT {', '.join(select)} FROM {table} r WHERE {_where(query, 'r', 'bucket', segment, params)}"
 
 
 def exact_percentile_ctes(query: MetricsQuery, segment: Segment, params: Params) -> list[tuple[str, str]]:
@@ -237,27 +231,25 @@ def exact_percentile_ctes(query: MetricsQuery, segment: Segment, params: Params)
     return ctes
 
 
+def sketch_percentiles(segments: list[Segment]) -> bool:
+    """Percentiles come from sketches unless raw spans answer alone (then they are exact, in SQL)."""
+    return [s.source for s in segments] != [RAW]
+
+
 def percentile_ctes(query: MetricsQuery, segments: list[Segment], params: Params) -> list[tuple[str, str]]:
-    """One CTE chain per measure with percentiles: merged sketch → nearest-rank key → value."""
-    if [s.source for s in segments] == [RAW]:
+    """Per measure with percentiles: exact percentile_disc on raw spans, else the concatenated sketches."""
+    if not sketch_percentiles(segments):
         return exact_percentile_ctes(query, segments[0], params)
     ctes = []
     group = ", ".join(["bucket", *(d.name for d in query.group_by)])
-    for measure, aggregations in sorted(needed_percentiles(query).items()):
+    for measure in sorted(needed_percentiles(query)):
         parts = " UNION ALL ".join(sketch_parts_sql(query, s, measure, params) for s in segments)
-        merged = (
-            f"SELECT {group}, k, sum(c) AS c,"
-            f" sum(sum(c)) OVER (PARTITION BY {group} ORDER BY k) AS running,"
-            f" sum(sum(c)) OVER (PARTITION BY {group}) AS total"
-            f" FROM ({parts}) AS parts GROUP BY {group}, k"
+        # Sketches travel concatenated and are merged in the application (runner.merge_percentiles).
+        sql = (
+            f"SELECT {group}, array_cat_agg(keys) AS _{measure}_keys, array_cat_agg(counts) AS _{measure}_counts"
+            f" FROM ({parts}) AS parts GROUP BY {group}"
         )
-        picks = []
-        for aggregation in sorted(aggregations):
-            q = params.add(catalog.PERCENTILES[aggregation])
-            rank = f"greatest(1, ceil({q}::float8 * total::float8))"
-            picks.append(f"{key_value_sql(f'min(k) FILTER (WHERE running >= {rank})')} AS {measure}_{aggregation}")
-        ctes.append((f"sketch_{measure}", merged))
-        ctes.append((f"pct_{measure}", f"SELECT {group}, {', '.join(picks)} FROM sketch_{measure} GROUP BY {group}"))
+        ctes.append((f"pct_{measure}", sql))
     return ctes
 
 
@@ -343,6 +335,12 @@ def _order_by(query: MetricsQuery) -> str:
     return ", ".join([f"{field} {direction}", *natural])
 
 
+def metric_select(request: MetricRequest, query: MetricsQuery, params: Params, sketched: bool) -> str:
+    if sketched and request.aggregation in catalog.PERCENTILES:
+        return "NULL::float8"  # filled in by the runner from the sketch columns
+    return metric_expression(request, query, params)
+
+
 def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) -> BuiltQuery:
     params = Params()
     measures = needed_measures(query)
@@ -354,17 +352,27 @@ def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) ->
     joins = []
     for name, sql in percentile_ctes(query, totals, params) + unique_ctes(query, uniques, params):
         ctes.append((name, sql))
-        if name.startswith(("pct_", "uniq_")):
-            joins.append(f"LEFT JOIN {name} USING ({group_list})")
-    outputs = [f'{metric_expression(r, query, params)} AS "{r.alias}"' for r in query.metrics]
+        joins.append(f"LEFT JOIN {name} USING ({group_list})")
+    sketched = sketch_percentiles(totals) and bool(needed_percentiles(query))
+    outputs = [f'{metric_select(r, query, params, sketched)} AS "{r.alias}"' for r in query.metrics]
+    with_clause = ",\n".join(f"{name} AS ({sql})" for name, sql in ctes)
+    joined = f"(SELECT * FROM totals {' '.join(joins)}) AS a"
+    columns = [f"a.{g}" for g in group] + outputs
+    if sketched:
+        columns += [f"a._{m}_keys, a._{m}_counts" for m in sorted(needed_percentiles(query))]
+        columns += [
+            f'{metric_select(h.request, query, params, sketched)} AS "_having_{i}"' for i, h in enumerate(query.having)
+        ]
+        sql = f"WITH {with_clause}\nSELECT {', '.join(columns)} FROM {joined}"
+        return BuiltQuery(
+            sql=sql, params=params.values, columns=tuple(r.alias for r in query.metrics), finish_in_python=True
+        )
     having = [
         f"({metric_expression(h.request, query, params)}) {catalog.HAVING_OPERATORS[h.operator]} {params.add(h.value)}"
         for h in query.having
     ]
     where = f" WHERE {' AND '.join(having)}" if having else ""
-    with_clause = ",\n".join(f"{name} AS ({sql})" for name, sql in ctes)
-    joined = f"(SELECT * FROM totals {' '.join(joins)}) AS a"
-    final = f"SELECT {', '.join(f'a.{g}' for g in group)}, {', '.join(outputs)} FROM {joined}{where}"
+    final = f"SELECT {', '.join(columns)} FROM {joined}{where}"
     limit = params.add(query.limit + 1)  # one more than asked tells whether the answer was truncated
     sql = f"WITH {with_clause}\nSELECT * FROM ({final}) AS result ORDER BY {_order_by(query)} LIMIT {limit}"
     return BuiltQuery(sql=sql, params=params.values, columns=tuple(r.alias for r in query.metrics))

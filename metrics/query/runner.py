@@ -9,11 +9,13 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from django.db import connection
 
 from metrics.query import builder, sources
-from metrics.query.catalog import Interval
-from metrics.query.spec import MetricRequest, MetricsQuery
+from metrics.query.catalog import PERCENTILES, Interval
+from metrics.query.spec import Having, MetricRequest, MetricsQuery
+from metrics.sketch import key_value, nearest_rank
 
 COST_QUANTUM = Decimal("1e-10")
 
@@ -33,16 +35,91 @@ def run_query(query: MetricsQuery) -> QueryResult:
     with connection.cursor() as cursor:
         cursor.execute(built.sql, built.params)
         names = [column.name for column in cursor.description]
-        records = cursor.fetchall()
+        records = [dict(zip(names, record, strict=True)) for record in cursor.fetchall()]
+    if built.finish_in_python:
+        records = finish(records, query)
     truncated = len(records) > query.limit
     zone = ZoneInfo(query.timezone)
-    rows = [_shape(dict(zip(names, record, strict=True)), query, zone) for record in records[: query.limit]]
+    rows = [_shape(record, query, zone) for record in records[: query.limit]]
     if query.fill_zero and query.interval is not None:
         rows = fill_empty_buckets(rows, query, zone)
         truncated = truncated or len(rows) > query.limit
         rows = rows[: query.limit]
     units = {r.alias: r.metric.unit for r in query.metrics}
     return QueryResult(rows=rows, data_source=sources.data_source(totals), truncated=truncated, units=units)
+
+
+# ---- sketch percentiles, and what SQL leaves to us when they are involved ----------------------
+
+
+def sketch_quantiles(keys: list[int], counts: list[int], quantiles: list[float]) -> list[float | None]:
+    """Nearest-rank quantiles of concatenated sketches (keys may repeat; counts add up)."""
+    if not keys:
+        return [None] * len(quantiles)
+    key_array = np.asarray(keys, dtype=np.int64)
+    order = np.argsort(key_array, kind="stable")
+    key_array = key_array[order]
+    cumulative = np.cumsum(np.asarray(counts, dtype=np.int64)[order])
+    total = int(cumulative[-1])
+    values: list[float | None] = []
+    for q in quantiles:
+        position = int(np.searchsorted(cumulative, nearest_rank(q, total), side="left"))
+        values.append(key_value(int(key_array[min(position, len(key_array) - 1)])))
+    return values
+
+
+def _fill_percentiles(record: dict[str, Any], query: MetricsQuery, having: list[Having]) -> None:
+    wanted: dict[str, list[tuple[str, str]]] = {}  # measure → [(column to fill, aggregation)]
+    for request in query.metrics:
+        if request.aggregation in PERCENTILES and request.metric.measure:
+            wanted.setdefault(request.metric.measure, []).append((request.alias, request.aggregation))
+    for index, condition in enumerate(having):
+        request = condition.request
+        if request.aggregation in PERCENTILES and request.metric.measure:
+            wanted.setdefault(request.metric.measure, []).append((f"_having_{index}", request.aggregation))
+    for measure, targets in wanted.items():
+        keys, counts = record.pop(f"_{measure}_keys", None) or [], record.pop(f"_{measure}_counts", None) or []
+        values = sketch_quantiles(keys, counts, [PERCENTILES[a] for _, a in targets])
+        for (column, _), value in zip(targets, values, strict=True):
+            record[column] = value
+
+
+_COMPARE = {
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "eq": lambda a, b: a == b,
+}
+
+
+def _passes(record: dict[str, Any], having: list[Having]) -> bool:
+    for index, condition in enumerate(having):
+        value = record.get(f"_having_{index}")
+        if value is None or not _COMPARE[condition.operator](Decimal(str(value)), condition.value):
+            return False
+    return True
+
+
+def _natural_key(record: dict[str, Any], query: MetricsQuery) -> tuple[Any, ...]:
+    dims = tuple(record[d.name] or "" for d in query.group_by)
+    return ((record["bucket"],) if query.interval else ()) + dims
+
+
+def finish(records: list[dict[str, Any]], query: MetricsQuery) -> list[dict[str, Any]]:
+    """Percentiles from sketches, then HAVING, ORDER BY and LIMIT (+1), as the SQL would have."""
+    having = list(query.having)
+    for record in records:
+        _fill_percentiles(record, query, having)
+    kept = [record for record in records if _passes(record, having)]
+    kept.sort(key=lambda record: _natural_key(record, query))
+    if query.sort is not None:
+        column = "bucket" if query.sort.field == "timestamp" else query.sort.field
+        present = [r for r in kept if r[column] is not None]
+        missing = [r for r in kept if r[column] is None]  # NULLS LAST either way
+        present.sort(key=lambda r: r[column], reverse=query.sort.descending)
+        kept = present + missing
+    return kept[: query.limit + 1]
 
 
 def format_timestamp(moment: datetime, zone: ZoneInfo) -> str:
