@@ -200,20 +200,44 @@ def segment_sql(query: MetricsQuery, segment: Segment, measures: list[str], para
     return f"SELECT {', '.join(select)} FROM {table} {alias} WHERE {where} GROUP BY {_group_positions(query)}"
 
 
-def sketch_parts_sql(query: MetricsQuery, segment: Segment, measure: str, params: Params) -> str:
-    """(bucket, group, keys[], counts[]) rows of one measure's sketch: rollup rows as stored, raw values keyed."""
-    group = ", ".join(["bucket", *(d.name for d in query.group_by)])
+def whole_sketch_arrays(query: MetricsQuery, segments: list[Segment]) -> bool:
+    """Whether each answer row gathers few rollup rows, so their sketch arrays can be concatenated whole.
+
+    Concatenating arrays (array_cat_agg) is the cheapest transport when an answer row merges a
+    few rollup rows (1hour buckets from the hourly rollup, days from the daily one), but it is
+    quadratic in the rows per group; long buckets or whole-range totals send (key, count)
+    elements instead, gathered linearly with array_agg.
+    """
+    if query.interval is None:
+        return False
+    grains = [GRAINS_BY_NAME[s.source].seconds for s in segments if s.source in GRAINS_BY_NAME]
+    return bool(grains) and query.interval.nominal_seconds / max(grains) <= 24
+
+
+def sketch_parts_sql(query: MetricsQuery, segment: Segment, measure: str, params: Params, whole: bool) -> str:
+    """One measure's sketch from a segment: (bucket, group, keys[], counts[]) rows when `whole`,
+    else (bucket, group, k, c) element rows."""
+
+    def group_select(alias: str, column: str) -> str:
+        bucket = f"{bucket_expression(query, f'{alias}.{column}', params)} AS bucket"
+        return ", ".join([bucket, *_group_columns(query, alias)])
+
     if segment.source == RAW:
         column = f"t.{MEASURES_BY_NAME[measure].span_column}"
-        select = [f"{bucket_expression(query, 't.ts', params)} AS bucket", *_group_columns(query, "t")]
         where = _where(query, "t", "ts", segment, params) + f" AND {column} IS NOT NULL"
-        select += [f"sketch_key({column}) AS k", "count(*) AS c"]
-        keyed = f"SELECT {', '.join(select)} FROM llm_traces t WHERE {where} GROUP BY {_group_positions(query, 1)}"
-        return f"SELECT {group}, array_agg(k) AS keys, array_agg(c) AS counts FROM ({keyed}) AS keyed GROUP BY {group}"
+        keyed = f"sketch_key({column}) AS k, 1::bigint AS c"
+        elements = f"SELECT {group_select('t', 'ts')}, {keyed} FROM llm_traces t WHERE {where}"
+        if not whole:
+            return elements
+        group = ", ".join(["bucket", *(d.name for d in query.group_by)])
+        return f"SELECT {group}, array_agg(k) AS k, array_agg(c) AS c FROM ({elements}) AS e GROUP BY {group}"
     table = GRAINS_BY_NAME[segment.source].table
-    select = [f"{bucket_expression(query, 'r.bucket', params)} AS bucket", *_group_columns(query, "r")]
-    select += [f"r.{measure}_sketch_keys AS keys", f"r.{measure}_sketch_counts AS counts"]
-    return f"SELECT {', '.join(select)} FROM {table} r WHERE {_where(query, 'r', 'bucket', segment, params)}"
+    where = _where(query, "r", "bucket", segment, params)
+    if whole:
+        arrays = f"r.{measure}_sketch_keys AS k, r.{measure}_sketch_counts AS c"
+        return f"SELECT {group_select('r', 'bucket')}, {arrays} FROM {table} r WHERE {where}"
+    unnest = f"unnest(r.{measure}_sketch_keys, r.{measure}_sketch_counts) AS u(k, c)"
+    return f"SELECT {group_select('r', 'bucket')}, u.k, u.c FROM {table} r CROSS JOIN LATERAL {unnest} WHERE {where}"
 
 
 def exact_percentile_ctes(query: MetricsQuery, segment: Segment, params: Params) -> list[tuple[str, str]]:
@@ -242,11 +266,15 @@ def percentile_ctes(query: MetricsQuery, segments: list[Segment], params: Params
         return exact_percentile_ctes(query, segments[0], params)
     ctes = []
     group = ", ".join(["bucket", *(d.name for d in query.group_by)])
+    whole = whole_sketch_arrays(query, segments)
+    gather = "array_cat_agg" if whole else "array_agg"
     for measure in sorted(needed_percentiles(query)):
-        parts = " UNION ALL ".join(sketch_parts_sql(query, s, measure, params) for s in segments)
-        # Sketches travel concatenated and are merged in the application (runner.merge_percentiles).
+        parts = " UNION ALL ".join(sketch_parts_sql(query, s, measure, params, whole) for s in segments)
+        # The keys and counts of each answer row travel as two arrays; the application merges them
+        # and finds the quantiles (runner.sketch_quantiles), far cheaper than hashing or sorting
+        # every key and running window functions in SQL.
         sql = (
-            f"SELECT {group}, array_cat_agg(keys) AS _{measure}_keys, array_cat_agg(counts) AS _{measure}_counts"
+            f"SELECT {group}, {gather}(k) AS _{measure}_keys, {gather}(c) AS _{measure}_counts"
             f" FROM ({parts}) AS parts GROUP BY {group}"
         )
         ctes.append((f"pct_{measure}", sql))

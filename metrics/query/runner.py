@@ -3,13 +3,16 @@
 The only module of the query engine that touches a database cursor.
 """
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import accumulate
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import psycopg
 from django.db import connection
 
 from metrics.query import builder, sources
@@ -32,8 +35,11 @@ def run_query(query: MetricsQuery) -> QueryResult:
     totals = sources.plan_totals(query)
     uniques = sources.plan_uniques(query)
     built = builder.build(query, totals, uniques)
-    with connection.cursor() as cursor:
-        cursor.execute(built.sql, built.params)
+    connection.ensure_connection()
+    # Server-side binding and binary results: the statement is prepared after a few runs of the
+    # same shape, and sketch arrays arrive without text parsing.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(built.sql, built.params, binary=True)
         names = [column.name for column in cursor.description]
         records = [dict(zip(names, record, strict=True)) for record in cursor.fetchall()]
     if built.finish_in_python:
@@ -56,32 +62,33 @@ def sketch_quantiles(keys: list[int], counts: list[int], quantiles: list[float])
     """Nearest-rank quantiles of concatenated sketches (keys may repeat; counts add up)."""
     if not keys:
         return [None] * len(quantiles)
-    key_array = np.asarray(keys, dtype=np.int64)
-    order = np.argsort(key_array, kind="stable")
-    key_array = key_array[order]
-    cumulative = np.cumsum(np.asarray(counts, dtype=np.int64)[order])
-    total = int(cumulative[-1])
-    values: list[float | None] = []
-    for q in quantiles:
-        position = int(np.searchsorted(cumulative, nearest_rank(q, total), side="left"))
-        values.append(key_value(int(key_array[min(position, len(key_array) - 1)])))
-    return values
+    if len(keys) > 512:  # long ranges: numpy merges faster than Python
+        key_array = np.asarray(keys, dtype=np.int64)
+        order = np.argsort(key_array, kind="stable")
+        ordered_keys = key_array[order].tolist()
+        cumulative = np.cumsum(np.asarray(counts, dtype=np.int64)[order]).tolist()
+    else:
+        pairs = sorted(zip(keys, counts, strict=True))
+        ordered_keys = [key for key, _ in pairs]
+        cumulative = list(accumulate(count for _, count in pairs))
+    total, last = cumulative[-1], len(ordered_keys) - 1
+    return [key_value(ordered_keys[min(bisect_left(cumulative, nearest_rank(q, total)), last)]) for q in quantiles]
 
 
-def _fill_percentiles(record: dict[str, Any], query: MetricsQuery, having: list[Having]) -> None:
-    wanted: dict[str, list[tuple[str, str]]] = {}  # measure → [(column to fill, aggregation)]
+def percentile_targets(query: MetricsQuery) -> list[tuple[str, list[str], list[float]]]:
+    """Per measure: the columns to fill (aliases, and HAVING's hidden ones) and their quantiles."""
+    wanted: dict[str, list[tuple[str, str]]] = {}
     for request in query.metrics:
         if request.aggregation in PERCENTILES and request.metric.measure:
             wanted.setdefault(request.metric.measure, []).append((request.alias, request.aggregation))
-    for index, condition in enumerate(having):
+    for index, condition in enumerate(query.having):
         request = condition.request
         if request.aggregation in PERCENTILES and request.metric.measure:
             wanted.setdefault(request.metric.measure, []).append((f"_having_{index}", request.aggregation))
-    for measure, targets in wanted.items():
-        keys, counts = record.pop(f"_{measure}_keys", None) or [], record.pop(f"_{measure}_counts", None) or []
-        values = sketch_quantiles(keys, counts, [PERCENTILES[a] for _, a in targets])
-        for (column, _), value in zip(targets, values, strict=True):
-            record[column] = value
+    return [
+        (measure, [column for column, _ in targets], [PERCENTILES[a] for _, a in targets])
+        for measure, targets in wanted.items()
+    ]
 
 
 _COMPARE = {
@@ -109,8 +116,11 @@ def _natural_key(record: dict[str, Any], query: MetricsQuery) -> tuple[Any, ...]
 def finish(records: list[dict[str, Any]], query: MetricsQuery) -> list[dict[str, Any]]:
     """Percentiles from sketches, then HAVING, ORDER BY and LIMIT (+1), as the SQL would have."""
     having = list(query.having)
+    targets = percentile_targets(query)
     for record in records:
-        _fill_percentiles(record, query, having)
+        for measure, columns, quantiles in targets:
+            keys, counts = record.pop(f"_{measure}_keys") or [], record.pop(f"_{measure}_counts") or []
+            record.update(zip(columns, sketch_quantiles(keys, counts, quantiles), strict=True))
     kept = [record for record in records if _passes(record, having)]
     kept.sort(key=lambda record: _natural_key(record, query))
     if query.sort is not None:
