@@ -8,6 +8,14 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE_NAME = "observatory"
+EMBEDDED_TUNING = """
+ALTER SYSTEM SET max_wal_size = '2GB';
+ALTER SYSTEM SET checkpoint_timeout = '15min';
+ALTER SYSTEM SET random_page_cost = 1.1;
+ALTER SYSTEM SET effective_cache_size = '2GB';
+ALTER SYSTEM SET jit = off;
+SELECT pg_reload_conf();
+"""
 
 
 def embedded_database_settings(data_dir: Path, database: str = EMBEDDED_DATABASE_NAME) -> dict[str, Any]:
@@ -24,6 +32,8 @@ def embedded_database_settings(data_dir: Path, database: str = EMBEDDED_DATABASE
 
         data_dir.mkdir(parents=True, exist_ok=True)
         server = pgserver.get_server(data_dir, cleanup_mode=None)
+    # Settings that suit a metrics workload and take effect without a restart (see README).
+    server.psql(EMBEDDED_TUNING)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
