@@ -80,16 +80,16 @@ class MembershipJWTAuthentication(JWTAuthentication):
         organization_id = validated.get(ORG_ID_CLAIM)
         if not isinstance(user_id, int | str) or not isinstance(organization_id, int):
             raise exceptions.AuthenticationFailed(MSG_INVALID_TOKEN)
-        membership = selectors.membership_active(user_id=int(user_id), organization_id=organization_id)
+        membership = selectors.active_membership(user_id=int(user_id), organization_id=organization_id)
         if membership is None:
             raise exceptions.AuthenticationFailed(MSG_INVALID_TOKEN)
         principal = Principal(
             kind="user",
-            subject_id=membership.user_id,
+            subject_id=membership.user.pk,
             organization_id=membership.organization_id,
-            organization_slug=membership.organization.slug,
-            role=membership.role.name,
-            permissions=frozenset(membership.role.permissions),
+            organization_slug=membership.organization_slug,
+            role=membership.role,
+            permissions=membership.permissions,
         )
         return membership.user, principal
 

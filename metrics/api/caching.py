@@ -3,6 +3,7 @@
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import simplejson
@@ -18,13 +19,21 @@ def cache_key(kind: str, identity: tuple[Any, ...]) -> str:
     return f"metrics:{kind}:{identity[0]}:{digest}"
 
 
-def etag_of(payload: Any) -> str:
-    body = simplejson.dumps(payload, use_decimal=True, sort_keys=True, separators=(",", ":"))
-    return '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
+def render_json(payload: Any) -> bytes:
+    """The JSON body, exact decimals included (the same bytes ExactJSONRenderer writes)."""
+    return simplejson.dumps(payload, use_decimal=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def cached(kind: str, identity: tuple[Any, ...], compute: Callable[[], Any]) -> tuple[Any, str, bool]:
-    """(payload, etag, hit). Computes and stores on a miss; never fails because of the cache."""
+@dataclass(frozen=True)
+class Answer:
+    payload: Any
+    etag: str
+    json: bytes  # rendered once, so a cache hit is served without encoding again
+    hit: bool
+
+
+def cached(kind: str, identity: tuple[Any, ...], compute: Callable[[], Any]) -> Answer:
+    """Computes and stores on a miss; never fails because of the cache."""
     key = cache_key(kind, identity)
     ttl = settings.CACHE_DEFAULT_TTL
     if ttl > 0:
@@ -34,15 +43,16 @@ def cached(kind: str, identity: tuple[Any, ...], compute: Callable[[], Any]) -> 
             logger.warning("metrics cache unavailable on read; answering uncached", exc_info=True)
             entry = None
         if entry is not None:
-            return entry["payload"], entry["etag"], True
+            return Answer(entry["payload"], entry["etag"], entry["json"], hit=True)
     payload = compute()
-    etag = etag_of(payload)
+    body = render_json(payload)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     if ttl > 0:
         try:
-            cache.set(key, {"payload": payload, "etag": etag}, timeout=ttl)
+            cache.set(key, {"payload": payload, "etag": etag, "json": body}, timeout=ttl)
         except Exception:  # noqa: BLE001
             logger.warning("metrics cache unavailable on write", exc_info=True)
-    return payload, etag, False
+    return Answer(payload, etag, body, hit=False)
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

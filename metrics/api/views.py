@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.renderers import JSONRenderer
@@ -55,19 +56,21 @@ class MetricsBaseView(APIView):
         identity: tuple[Any, ...],
         compute: Callable[[], dict[str, Any]],
         to_csv: Callable[[dict[str, Any]], dict[str, Any]],
-    ) -> Response:
-        payload, etag, hit = cached(kind, identity, compute)
+    ) -> Response | HttpResponse:
+        answer = cached(kind, identity, compute)
         is_csv = getattr(request.accepted_renderer, "format", "") == "csv"
-        etag = etag[:-1] + '-csv"' if is_csv else etag
+        etag = answer.etag[:-1] + '-csv"' if is_csv else answer.etag
         headers = {
             "ETag": etag,
-            "X-Cache": "HIT" if hit else "MISS",
+            "X-Cache": "HIT" if answer.hit else "MISS",
             "Cache-Control": f"private, max-age={settings.CACHE_DEFAULT_TTL}",
             "Vary": "Accept, Authorization, X-API-Key",
         }
         if etag_matches(request.headers.get("If-None-Match"), etag):
             return Response(status=304, headers=headers)
-        return Response({"_csv": to_csv(payload)} if is_csv else payload, headers=headers)
+        if is_csv:
+            return Response({"_csv": to_csv(answer.payload)}, headers=headers)
+        return HttpResponse(answer.json, content_type="application/json", headers=headers)
 
 
 def _org_id(request: Request) -> int:
@@ -135,7 +138,7 @@ class MetricsSeriesView(MetricsBaseView):
         responses={200: s.SeriesResponse, 304: None, **ERROR_RESPONSES},
         examples=[OpenApiExample("Requests and cost per provider", value=SERIES_EXAMPLE, response_only=True)],
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response | HttpResponse:
         query = validated(lambda: query_from_params(request.query_params, org_id=_org_id(request)))
         return self.answer(request, "series", query.cache_identity(), lambda: series_payload(query), _series_csv(query))
 
@@ -267,7 +270,7 @@ class MetricsQueryView(MetricsBaseView):
             OpenApiExample("Answer", value=QUERY_RESPONSE_EXAMPLE, response_only=True),
         ],
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: Request) -> Response | HttpResponse:
         query = validated(lambda: query_from_body(request.data, org_id=_org_id(request)))
         return self.answer(request, "query", query.cache_identity(), lambda: query_payload(query), _series_csv(query))
 
@@ -297,7 +300,7 @@ class MetricsSummaryView(MetricsBaseView):
         responses={200: s.SummaryResponse, 304: None, **ERROR_RESPONSES},
         examples=[OpenApiExample("Last 24 hours", value=SUMMARY_EXAMPLE, response_only=True)],
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response | HttpResponse:
         summary = validated(lambda: summary_from_params(request.query_params, org_id=_org_id(request)))
         return self.answer(request, "summary", summary.cache_identity(), lambda: summarize(summary), _summary_csv)
 
