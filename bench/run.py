@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATA_DIR = ROOT / ".data" / "bench"
 ORG_SHARES = {"bench-large": 0.90, "bench-small-a": 0.05, "bench-small-b": 0.05}
 PASSWORD = "bench-password-" + "x" * 8
+FLOOR_BUDGET_SECONDS = 30
 
 
 def log(message: str) -> None:
@@ -189,11 +190,14 @@ def time_floor(sql: str, params: dict[str, Any], runs: int) -> tuple[dict[str, f
         for _ in range(max(3, runs // 4)):
             cursor.execute(sql, params)
             cursor.fetchall()
+        budget_end = time.perf_counter() + FLOOR_BUDGET_SECONDS
         for _ in range(runs):
             started = time.perf_counter()
             cursor.execute(sql, params)
             rows = cursor.fetchall()
             samples.append(time.perf_counter() - started)
+            if started > budget_end and len(samples) >= 20:
+                break  # a slow floor needs no 200 samples to be known
     return timings(samples), rows
 
 
