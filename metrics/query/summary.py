@@ -8,6 +8,7 @@ from typing import Any
 from django.db import connection
 
 from metrics.query import catalog
+from metrics.query.parallel import run_all
 from metrics.query.runner import COST_QUANTUM, format_timestamp, run_query
 from metrics.query.spec import Filter, MetricRequest, MetricsQuery
 
@@ -189,11 +190,12 @@ def _most_common_errors(request: SummaryRequest, error_count: int) -> list[dict[
 
 
 def summarize(request: SummaryRequest) -> dict[str, Any]:
-    current = _period(request, request.start, request.end)
-    previous = None
+    length = request.end - request.start
+    tasks = [lambda: _period(request, request.start, request.end), lambda: _top_items(request)]
     if request.compare_previous:
-        length = request.end - request.start
-        previous = _period(request, request.start - length, request.start)
+        tasks.append(lambda: _period(request, request.start - length, request.start))
+    current, top_items, *rest = run_all(tasks)
+    previous = rest[0] if rest else None
     errors, successes = current.pop("_errors")
     if previous is not None:
         previous.pop("_errors")
@@ -202,7 +204,7 @@ def summarize(request: SummaryRequest) -> dict[str, Any]:
         "current_period": current,
         "previous_period": previous,
         "changes": changes,
-        "top_items": _top_items(request),
+        "top_items": top_items,
         "quality": {
             "error_count": errors,
             "success_count": successes,

@@ -103,3 +103,20 @@ def test_summary_csv_has_one_row_per_period(reader, known_spans):
     assert [row["period"] for row in rows] == ["current", "previous"]
     assert rows[0]["total_requests"] == "10"
     assert list(rows[0])[:3] == ["period", "start_time", "end_time"]
+
+
+@pytest.mark.usefixtures("committed_db")
+def test_outside_a_transaction_the_summary_queries_run_in_parallel_with_the_same_answer(reader, known_spans):
+    from metrics.query import parallel
+
+    try:
+        body = reader.get(URL, {**RANGE, "top_n": "1"}).json()
+    finally:
+        parallel.close_connections()
+    assert body["current_period"]["total_requests"] == 10
+    assert body["current_period"]["unique_users"] == 3
+    assert body["previous_period"]["total_requests"] == 0
+    assert body["top_items"]["by_requests"] == [
+        {"provider": "openai", "model": "gpt-4o", "value": 6, "percentage": 60.0}
+    ]
+    assert body["quality"]["error_count"] == 2
