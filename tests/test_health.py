@@ -45,33 +45,28 @@ def test_api_still_answers_with_the_cache_down(settings, org, make_member, clien
     assert Client().get("/health").status_code == 200
 
 
-def test_readiness_with_the_database_down_is_503_naming_the_database():
-    # A separate process whose DATABASE_URL points at a closed port, with the local cache.
+def call_with_database_down(path: str, **headers: str) -> dict:
+    """A request made in a separate process whose DATABASE_URL points at a closed port."""
     code = (
-        "import django, json; django.setup();"
+        "import django, json, sys; django.setup();"
         "from django.test import Client;"
-        "r = Client().get('/health/ready');"
-        "print(json.dumps({'status': r.status_code, 'body': r.json()}))"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
-    env |= {"DATABASE_URL": "postgres://postgres@127.0.0.1:1/none", "DJANGO_SETTINGS_MODULE": "observatory.settings"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["status"] == 503
-    assert result["body"]["checks"] == {"database": "unavailable", "cache": "ok"}
-
-
-def test_an_api_request_with_the_database_down_is_503_not_500():
-    code = (
-        "import django, json; django.setup();"
-        "from django.test import Client;"
-        "r = Client().get('/api/v1/auth/me', HTTP_AUTHORIZATION='Bearer obs_some-key');"
+        f"r = Client().get({path!r}, **{headers!r});"
         "print(json.dumps({'status': r.status_code, 'body': r.json(), 'retry': r.get('Retry-After')}))"
     )
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env |= {"DATABASE_URL": "postgres://postgres@127.0.0.1:1/none", "DJANGO_SETTINGS_MODULE": "observatory.settings"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_readiness_with_the_database_down_is_503_naming_the_database():
+    result = call_with_database_down("/health/ready")
+    assert result["status"] == 503
+    assert result["body"]["checks"] == {"database": "unavailable", "cache": "ok"}
+
+
+def test_an_api_request_with_the_database_down_is_503_not_500():
+    result = call_with_database_down("/api/v1/auth/me", HTTP_AUTHORIZATION="Bearer obs_some-key")
     assert result["status"] == 503
     assert result["body"]["error"]["code"] == "SERVICE_UNAVAILABLE"
     assert result["retry"] is not None

@@ -81,24 +81,31 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def series_payload(query: MetricsQuery) -> dict[str, Any]:
+def _answer(query: MetricsQuery, describe: Callable[[MetricsQuery, Any, int], dict[str, Any]]) -> dict[str, Any]:
     result = run_query(query)
     rows = public_rows(result)
-    return {
-        "metadata": {
-            "interval": query.interval.name if query.interval else None,
-            "timezone": query.timezone,
-            "start_time": _utc(query.start),
-            "end_time": _utc(query.end),
-            "metrics": [r.alias for r in query.metrics],
+    common = {
+        "interval": query.interval.name if query.interval else None,
+        "timezone": query.timezone,
+        "start_time": _utc(query.start),
+        "end_time": _utc(query.end),
+    }
+    return {"metadata": common | describe(query, result, len(rows)), "data": rows}
+
+
+def series_payload(query: MetricsQuery) -> dict[str, Any]:
+    """The metadata of the seed design's GET /metrics."""
+    return _answer(
+        query,
+        lambda q, result, count: {
+            "metrics": [r.alias for r in q.metrics],
             "units": result.units,
-            "group_by": [d.name for d in query.group_by],
+            "group_by": [d.name for d in q.group_by],
             "data_source": result.data_source,
-            "total_points": len(rows),
+            "total_points": count,
             "truncated": result.truncated,
         },
-        "data": rows,
-    }
+    )
 
 
 def _series_csv(query: MetricsQuery) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -144,24 +151,19 @@ class MetricsSeriesView(MetricsBaseView):
 
 
 def query_payload(query: MetricsQuery) -> dict[str, Any]:
-    result = run_query(query)
-    rows = public_rows(result)
-    return {
-        "metadata": {
-            "interval": query.interval.name if query.interval else None,
-            "timezone": query.timezone,
-            "start_time": _utc(query.start),
-            "end_time": _utc(query.end),
-            "group_by": [d.name for d in query.group_by],
-            "filters_applied": len(query.filters),
-            "having_conditions": len(query.having),
+    """The metadata of the seed design's POST /metrics/query."""
+    return _answer(
+        query,
+        lambda q, result, count: {
+            "group_by": [d.name for d in q.group_by],
+            "filters_applied": len(q.filters),
+            "having_conditions": len(q.having),
             "units": result.units,
             "data_source": result.data_source,
-            "total_rows": len(rows),
+            "total_rows": count,
             "truncated": result.truncated,
         },
-        "data": rows,
-    }
+    )
 
 
 QUERY_EXAMPLE = {

@@ -60,43 +60,33 @@ MetricsRollup1Day = _rollup_model("MetricsRollup1Day", "llm_metrics_1day", "Per-
 ROLLUP_MODELS = {"1min": MetricsRollup1Min, "1hour": MetricsRollup1Hour, "1day": MetricsRollup1Day}
 
 
-class UserActivity1Day(models.Model):
-    """Each user seen per UTC day and rollup key, with its span count (exact unique users)."""
+def _activity_model(name: str, table: str, identity: str, doc: str) -> type[models.Model]:
+    attrs: dict[str, Any] = {
+        "__module__": __name__,
+        "__doc__": doc,
+        "pk": models.CompositePrimaryKey(
+            "org_id", "bucket", identity, "provider", "model", "environment", "status_code"
+        ),
+        "org_id": models.BigIntegerField(),
+        "bucket": models.DateTimeField(),
+        identity: models.TextField(),
+        "provider": models.TextField(),
+        "model": models.TextField(),
+        "environment": models.TextField(),
+        "status_code": models.CharField(max_length=5),
+        "span_count": models.BigIntegerField(),
+        "Meta": type("Meta", (), {"managed": False, "db_table": table}),
+        "__str__": lambda self: f"{getattr(self, identity)} on {self.bucket:%Y-%m-%d}",
+    }
+    return type(name, (models.Model,), attrs)
 
-    pk = models.CompositePrimaryKey("org_id", "bucket", "user_id", "provider", "model", "environment", "status_code")
-    org_id = models.BigIntegerField()
-    bucket = models.DateTimeField()
-    user_id = models.TextField()
-    provider = models.TextField()
-    model = models.TextField()
-    environment = models.TextField()
-    status_code = models.CharField(max_length=5)
-    span_count = models.BigIntegerField()
 
-    class Meta:
-        managed = False
-        db_table = "llm_users_1day"
-
-    def __str__(self) -> str:
-        return f"{self.user_id} on {self.bucket:%Y-%m-%d}"
-
-
-class SessionActivity1Day(models.Model):
-    """Each session seen per UTC day and rollup key, with its span count (exact unique sessions)."""
-
-    pk = models.CompositePrimaryKey("org_id", "bucket", "session_id", "provider", "model", "environment", "status_code")
-    org_id = models.BigIntegerField()
-    bucket = models.DateTimeField()
-    session_id = models.TextField()
-    provider = models.TextField()
-    model = models.TextField()
-    environment = models.TextField()
-    status_code = models.CharField(max_length=5)
-    span_count = models.BigIntegerField()
-
-    class Meta:
-        managed = False
-        db_table = "llm_sessions_1day"
-
-    def __str__(self) -> str:
-        return f"{self.session_id} on {self.bucket:%Y-%m-%d}"
+UserActivity1Day = _activity_model(
+    "UserActivity1Day", "llm_users_1day", "user_id", "Each user seen per UTC day and rollup key (exact unique users)."
+)
+SessionActivity1Day = _activity_model(
+    "SessionActivity1Day",
+    "llm_sessions_1day",
+    "session_id",
+    "Each session seen per UTC day and rollup key (exact unique sessions).",
+)

@@ -85,6 +85,26 @@ def _boolean(value: str | None, problems: Problems, name: str) -> bool:
     return False
 
 
+def filters_from_params(params: Any, names: tuple[str, ...], problems: Problems) -> tuple[Filter, ...]:
+    """`provider=a,b` style parameters: one value is `eq`, several are `in`."""
+    filters = []
+    for name in names:
+        values = _comma_list(params.get(name))
+        if values:
+            operator, value = ("eq", values[0]) if len(values) == 1 else ("in", values)
+            parsed = parse_filter(name, operator, value, problems, name, value_field=name)
+            if parsed:
+                filters.append(parsed)
+    return tuple(filters)
+
+
+def parse_fill(value: Any, problems: Problems) -> bool:
+    """`fill`: `none` or `zero`; True means emit empty buckets."""
+    if value not in ("none", "zero"):
+        problems.add("fill", "Must be none or zero.")
+    return value == "zero"
+
+
 def query_from_params(params: Any, *, org_id: int, now: datetime | None = None) -> MetricsQuery:
     """GET /api/v1/metrics: comma lists, one shared aggregation, filters as parameters."""
     now = now or datetime.now(UTC)
@@ -108,17 +128,8 @@ def query_from_params(params: Any, *, org_id: int, now: datetime | None = None) 
     check_aliases(requests, problems)
     start, end = parse_range(params.get("start_time"), params.get("end_time"), problems, now=now)
     interval = parse_interval(params.get("interval"), start, end, problems)
-    filters = []
-    for name in GET_FILTER_PARAMS:
-        values = _comma_list(params.get(name))
-        if values:
-            operator, value = ("eq", values[0]) if len(values) == 1 else ("in", values)
-            parsed = parse_filter(name, operator, value, problems, name, value_field=name)
-            if parsed:
-                filters.append(parsed)
-    fill = params.get("fill") or "none"
-    if fill not in ("none", "zero"):
-        problems.add("fill", "Must be none or zero.")
+    filters = filters_from_params(params, GET_FILTER_PARAMS, problems)
+    fill = parse_fill(params.get("fill") or "none", problems)
     query = MetricsQuery(
         org_id=org_id,
         metrics=tuple(requests),
@@ -127,9 +138,9 @@ def query_from_params(params: Any, *, org_id: int, now: datetime | None = None) 
         interval=interval,
         timezone=parse_timezone(params.get("timezone"), problems),
         group_by=parse_dimensions(_comma_list(params.get("group_by")), problems),
-        filters=tuple(filters),
+        filters=filters,
         limit=parse_limit(params.get("limit"), problems, catalog.limits()["max_rows"]),
-        fill_zero=fill == "zero",
+        fill_zero=fill,
         now=now,
     )
     problems.raise_if_any()
@@ -252,9 +263,7 @@ def query_from_body(body: Any, *, org_id: int, now: datetime | None = None) -> M
     # An absent interval means the default; an explicit null means one row per group.
     interval = parse_interval(body.get("interval", "1hour"), start, end, problems, allow_none=True)
     group_by = parse_dimensions(body.get("group_by"), problems)
-    fill = body.get("fill", "none")
-    if fill not in ("none", "zero"):
-        problems.add("fill", "Must be none or zero.")
+    fill = parse_fill(body.get("fill", "none"), problems)
     query = MetricsQuery(
         org_id=org_id,
         metrics=tuple(requests),
@@ -267,7 +276,7 @@ def query_from_body(body: Any, *, org_id: int, now: datetime | None = None) -> M
         having=tuple(_body_having(body.get("having"), problems)),
         sort=_body_sort(body.get("sort_by"), requests, group_by, problems),
         limit=parse_limit(body.get("limit"), problems, 1000),
-        fill_zero=fill == "zero",
+        fill_zero=fill,
         now=now,
     )
     problems.raise_if_any()

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from metrics.query.parse import _boolean, _comma_list, _unknown_keys
-from metrics.query.spec import Problems, parse_filter, parse_range
+from metrics.query.parse import _boolean, _unknown_keys, filters_from_params
+from metrics.query.spec import Problems, parse_range
 from metrics.query.summary import SummaryRequest
 
 SUMMARY_PARAMS = frozenset(
@@ -18,14 +18,7 @@ def summary_from_params(params: Any, *, org_id: int, now: datetime | None = None
     problems = Problems()
     _unknown_keys(params.keys(), SUMMARY_PARAMS, problems, "")
     start, end = parse_range(params.get("start_time"), params.get("end_time"), problems, now=now)
-    filters = []
-    for name in ("provider", "model", "environment"):
-        values = _comma_list(params.get(name))
-        if values:
-            operator, value = ("eq", values[0]) if len(values) == 1 else ("in", values)
-            parsed = parse_filter(name, operator, value, problems, name, value_field=name)
-            if parsed:
-                filters.append(parsed)
+    filters = filters_from_params(params, ("provider", "model", "environment"), problems)
     compare = True
     if params.get("compare_previous_period") not in (None, ""):
         compare = _boolean(params.get("compare_previous_period"), problems, "compare_previous_period")
@@ -39,5 +32,5 @@ def summary_from_params(params: Any, *, org_id: int, now: datetime | None = None
             problems.add("top_n", f"Must be an integer from 1 to {MAX_TOP_N}.")
     problems.raise_if_any()
     return SummaryRequest(
-        org_id=org_id, start=start, end=end, filters=tuple(filters), compare_previous=compare, top_n=top_n, now=now
+        org_id=org_id, start=start, end=end, filters=filters, compare_previous=compare, top_n=top_n, now=now
     )
