@@ -163,16 +163,22 @@ def _group_positions(query: MetricsQuery, extra: int = 0) -> str:
 # ---- partial aggregates per segment --------------------------------------------------------------
 
 
+def _measure_merges(measures: list[str], source: str) -> list[str]:
+    """Adds up partial aggregates: rollup columns (source 'r.') or earlier partials (source '')."""
+    columns = []
+    for name in measures:
+        columns += [f"sum({source}{name}_count) AS {name}_count", f"sum({source}{name}_sum) AS {name}_sum"]
+        if MEASURES_BY_NAME[name].kind == "latency":
+            columns.append(f"sum({source}{name}_sumsq) AS {name}_sumsq")
+        columns += [f"min({source}{name}_min) AS {name}_min", f"max({source}{name}_max) AS {name}_max"]
+    return columns
+
+
 def _rollup_partials(query: MetricsQuery, measures: list[str]) -> list[str]:
     parts = ["sum(r.request_count) AS request_count"]
     if needs_errors(query):
         parts.append("sum(r.request_count) FILTER (WHERE r.status_code = 'ERROR') AS error_count")
-    for name in measures:
-        parts += [f"sum(r.{name}_count) AS {name}_count", f"sum(r.{name}_sum) AS {name}_sum"]
-        if MEASURES_BY_NAME[name].kind == "latency":
-            parts.append(f"sum(r.{name}_sumsq) AS {name}_sumsq")
-        parts += [f"min(r.{name}_min) AS {name}_min", f"max(r.{name}_max) AS {name}_max"]
-    return parts
+    return parts + _measure_merges(measures, "r.")
 
 
 def _raw_partials(query: MetricsQuery, measures: list[str]) -> list[str]:
@@ -345,12 +351,7 @@ def _merge_columns(query: MetricsQuery, measures: list[str]) -> list[str]:
     columns = ["sum(request_count) AS request_count"]
     if needs_errors(query):
         columns.append("sum(error_count) AS error_count")
-    for name in measures:
-        columns += [f"sum({name}_count) AS {name}_count", f"sum({name}_sum) AS {name}_sum"]
-        if MEASURES_BY_NAME[name].kind == "latency":
-            columns.append(f"sum({name}_sumsq) AS {name}_sumsq")
-        columns += [f"min({name}_min) AS {name}_min", f"max({name}_max) AS {name}_max"]
-    return columns
+    return columns + _measure_merges(measures, "")
 
 
 def _order_by(query: MetricsQuery) -> str:
