@@ -111,7 +111,7 @@ def flatten_validation_errors(detail: Any, prefix: str = "") -> list[dict[str, s
     return [{"field": prefix, "message": str(detail)}]
 
 
-def _validation_message(details: list[dict[str, str]]) -> str:
+def validation_message(details: list[dict[str, str]]) -> str:
     if not details:
         return "The request is invalid."
     first = details[0]
@@ -150,7 +150,7 @@ def _drf_envelope(exc: exceptions.APIException) -> tuple[str, str, list[dict[str
         return exc.error_code, exc.message, exc.details
     if isinstance(exc, exceptions.ValidationError):
         details = flatten_validation_errors(exc.detail)
-        return VALIDATION_ERROR, _validation_message(details), details
+        return VALIDATION_ERROR, validation_message(details), details
     for exception_class, code, message in _DRF_CODES:
         if isinstance(exc, exception_class):
             return code, message(exc), []

@@ -34,7 +34,7 @@ def validated(parse: Callable[[], Any]) -> Any:
     try:
         return parse()
     except QueryValidationError as exc:
-        message = errors._validation_message(exc.details)
+        message = errors.validation_message(exc.details)
         raise errors.ApiError(
             status_code=400, code=errors.VALIDATION_ERROR, message=message, details=exc.details
         ) from exc
