@@ -324,7 +324,6 @@ def machine() -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg_version = cursor.fetchone()[0]
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     return {
         "cores": os.cpu_count(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
@@ -333,8 +332,13 @@ def machine() -> dict[str, Any]:
         "postgresql": pg_version,
         "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded (pgserver)",
         "cache": "redis" if os.environ.get("REDIS_URL") else "local memory",
-        "commit": commit.strip(),
     }
+
+
+def machine_commit() -> str:
+    """The commit whose code this run loaded (read at the start: HEAD may move during a long run)."""
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return result.stdout.strip()
 
 
 def main() -> int:  # noqa: C901 - a script reads best top to bottom
@@ -355,7 +359,8 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
     from bench.scenarios import scenarios
     from bench.server import Server, server_env
 
-    log(f"dataset: {args.spans:,} spans over 90 days in 3 organizations")
+    code_commit = machine_commit()
+    log(f"dataset: {args.spans:,} spans over 90 days in 3 organizations (code of commit {code_commit})")
     load_started = time.monotonic()
     org_ids = prepare_dataset(args.spans, args.seed)
     load_seconds = time.monotonic() - load_started
@@ -413,7 +418,7 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
         peak_rss = max(peak_rss, server.peak_worker_rss)
     report = {
         "date": datetime.now(UTC).isoformat(),
-        "machine": machine(),
+        "machine": {**machine(), "commit": code_commit},
         "dataset": {
             "spans": args.spans,
             "days": 90,
