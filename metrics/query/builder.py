@@ -2,10 +2,11 @@
 
 Every segment (rollup table or raw spans, see sources.py) yields the same partial aggregates
 per (bucket, group): request and error counts, and per measure count, sum, sum of squares,
-min and max. `totals` merges them; percentiles come from merged sketches (or, on the raw
-path, exactly from percentile_disc); distinct counts from the daily activity rollups or raw
-spans. The final SELECT computes each metric from those columns, applies HAVING, ORDER and
-LIMIT. The organization predicate is added here, to every table read, never by callers.
+min and max. `totals` merges them; distinct counts come from the daily activity rollups or
+raw spans; percentiles exactly from percentile_disc on the raw path, else as sketch arrays
+that the runner merges. The final SELECT computes each metric from those columns and applies
+HAVING, ORDER and LIMIT, unless sketch percentiles are involved (then the runner does, after
+merging). The organization predicate is added here, to every table read, never by callers.
 """
 
 from dataclasses import dataclass, field
