@@ -278,7 +278,7 @@ def percentile_ctes(query: MetricsQuery, segments: list[Segment], params: Params
     for measure in sorted(needed_percentiles(query)):
         parts = " UNION ALL ".join(sketch_parts_sql(query, s, measure, params, whole) for s in segments)
         # The keys and counts of each answer row travel as two arrays; the application merges them
-        # and finds the quantiles (runner.sketch_quantiles), far cheaper than hashing or sorting
+        # and finds the quantiles (runner.batch_quantiles), far cheaper than hashing or sorting
         # every key and running window functions in SQL.
         sql = (
             f"SELECT {group}, {gather}(k) AS _{measure}_keys, {gather}(c) AS _{measure}_counts"
