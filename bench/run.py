@@ -75,6 +75,7 @@ def prepare_dataset(total_spans: int, seed: int) -> dict[str, int]:
 
     from accounts import services
     from metrics.demo_data import DatasetSpec, generate_dataset
+    from metrics.rollups.measures import SPAN_TABLES
 
     call_command("migrate", verbosity=0)
     roles = services.roles_ensure_defaults()
@@ -94,14 +95,7 @@ def prepare_dataset(total_spans: int, seed: int) -> dict[str, int]:
         if have:
             log(f"{slug}: has {have:,} spans, wants {wanted:,}: reloading")
             with connection.cursor() as cursor:
-                for table in (
-                    "llm_traces",
-                    "llm_metrics_1min",
-                    "llm_metrics_1hour",
-                    "llm_metrics_1day",
-                    "llm_users_1day",
-                    "llm_sessions_1day",
-                ):
+                for table in SPAN_TABLES:
                     cursor.execute(f"DELETE FROM {table} WHERE org_id = %s", [organization.pk])
         started = time.monotonic()
 

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from accounts import services
 from accounts.models import Membership, Organization, Role
 from accounts.tokens import access_for_membership
+from metrics.rollups.measures import SPAN_TABLES
 
 PASSWORD = "correct-horse-battery"
 
@@ -36,16 +37,6 @@ def _clear_cache() -> None:
             cache.clear()
     except Exception:  # noqa: BLE001 - a test that breaks the cache on purpose cleans up itself
         pass
-
-
-SPAN_TABLES = (
-    "llm_traces",
-    "llm_metrics_1min",
-    "llm_metrics_1hour",
-    "llm_metrics_1day",
-    "llm_users_1day",
-    "llm_sessions_1day",
-)
 
 
 @pytest.fixture

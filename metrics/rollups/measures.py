@@ -85,3 +85,8 @@ ACTIVITY_ROLLUPS: tuple[ActivityRollup, ...] = (
     ActivityRollup("llm_users_1day", "user_id", 210),
     ActivityRollup("llm_sessions_1day", "session_id", 210),
 )
+
+# Every table derived from llm_traces, and llm_traces with them: what rebuilds, retention,
+# the benchmark's reload and the tests' cleanup go over.
+ROLLUP_TABLES: tuple[str, ...] = tuple(g.table for g in GRAINS) + tuple(a.table for a in ACTIVITY_ROLLUPS)
+SPAN_TABLES: tuple[str, ...] = ("llm_traces", *ROLLUP_TABLES)

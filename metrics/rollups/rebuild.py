@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, transaction
 
 from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, activity_upsert_sql, rollup_upsert_sql
-from metrics.rollups.measures import ACTIVITY_ROLLUPS, GRAINS
+from metrics.rollups.measures import ACTIVITY_ROLLUPS, GRAINS, ROLLUP_TABLES
 
-ROLLUP_TABLES = tuple(g.table for g in GRAINS) + tuple(a.table for a in ACTIVITY_ROLLUPS)
 SOURCE = "rebuild_source"
 
 

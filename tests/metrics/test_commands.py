@@ -12,6 +12,7 @@ from accounts import services
 from accounts.models import ApiKey, Membership, Organization
 from metrics.ingest import pipeline
 from metrics.ingest.validation import parse_json_span
+from metrics.rollups.measures import ROLLUP_TABLES
 from metrics.rollups.partitions import existing_partitions, forget_partitions
 from tests.metrics.factories import json_span, rollup_rows, stored_spans
 from tests.metrics.rollups.oracle import expected_rollups, normalize_db_rows
@@ -80,7 +81,7 @@ def test_seed_demo_uses_the_given_or_default_password(db):
 
 def test_rebuild_rollups_equals_the_live_rollups(org):
     ingest(org, *[json_span(duration_ms=10 * i, user_id=f"u{i % 3}") for i in range(1, 30)])
-    tables = ("llm_metrics_1min", "llm_metrics_1hour", "llm_metrics_1day", "llm_users_1day", "llm_sessions_1day")
+    tables = ROLLUP_TABLES
     live = {t: rollup_rows(t, org.pk) if t.startswith("llm_metrics") else _activity(t, org.pk) for t in tables}
     with connection.cursor() as cursor:
         for table in tables:
