@@ -9,13 +9,14 @@ HAVING, ORDER and LIMIT, unless sketch percentiles are involved (then the runner
 merging). The organization predicate is added here, to every table read, never by callers.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from metrics.query import catalog
 from metrics.query.sources import ACTIVITY_SOURCE, RAW, Segment
-from metrics.query.spec import MetricRequest, MetricsQuery
+from metrics.query.spec import Filter, MetricRequest, MetricsQuery
 from metrics.rollups.measures import GRAINS_BY_NAME, MEASURES_BY_NAME
 
 ACTIVITY_TABLES = {"user_id": "llm_users_1day", "session_id": "llm_sessions_1day"}
@@ -118,9 +119,9 @@ def _like_literal(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def filter_conditions(query: MetricsQuery, alias: str, params: Params) -> list[str]:
+def filter_conditions(filters: Iterable[Filter], alias: str, params: Params) -> list[str]:
     conditions = []
-    for item in query.filters:
+    for item in filters:
         column = f"{alias}.{item.dimension.column}"
         values = list(item.values)
         if item.operator == "eq":
@@ -143,7 +144,7 @@ def _where(query: MetricsQuery, alias: str, time_column: str, segment: Segment, 
         f"{alias}.org_id = {params.add(query.org_id)}",
         f"{alias}.{time_column} >= {params.add(segment.start)}",
         f"{alias}.{time_column} < {params.add(segment.end)}",
-        *filter_conditions(query, alias, params),
+        *filter_conditions(query.filters, alias, params),
     ]
     return " AND ".join(conditions)
 

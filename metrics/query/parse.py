@@ -63,11 +63,11 @@ BOOLEAN_TRUE = ("1", "true", "yes", "on")
 BOOLEAN_FALSE = ("0", "false", "no", "off", "")
 
 
-def _comma_list(value: str | None) -> list[str]:
+def comma_list(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
-def _unknown_keys(keys: Any, allowed: frozenset[str], problems: Problems, where: str) -> None:
+def refuse_unknown_keys(keys: Any, allowed: frozenset[str], problems: Problems, where: str) -> None:
     for key in keys:
         if key not in allowed:
             problems.add(
@@ -76,7 +76,7 @@ def _unknown_keys(keys: Any, allowed: frozenset[str], problems: Problems, where:
             )
 
 
-def _boolean(value: str | None, problems: Problems, name: str) -> bool:
+def parse_boolean(value: str | None, problems: Problems, name: str) -> bool:
     text = (value or "").strip().lower()
     if text in BOOLEAN_TRUE:
         return True
@@ -89,7 +89,7 @@ def filters_from_params(params: Any, names: tuple[str, ...], problems: Problems)
     """`provider=a,b` style parameters: one value is `eq`, several are `in`."""
     filters = []
     for name in names:
-        values = _comma_list(params.get(name))
+        values = comma_list(params.get(name))
         if values:
             operator, value = ("eq", values[0]) if len(values) == 1 else ("in", values)
             parsed = parse_filter(name, operator, value, problems, name, value_field=name)
@@ -109,8 +109,8 @@ def query_from_params(params: Any, *, org_id: int, now: datetime | None = None) 
     """GET /api/v1/metrics: comma lists, one shared aggregation, filters as parameters."""
     now = now or datetime.now(UTC)
     problems = Problems()
-    _unknown_keys(params.keys(), GET_PARAMS, problems, "")
-    names = _comma_list(params.get("metrics"))
+    refuse_unknown_keys(params.keys(), GET_PARAMS, problems, "")
+    names = comma_list(params.get("metrics"))
     if not names:
         problems.add("metrics", "This field is required: a comma-separated list of metric names.")
     aggregation = params.get("aggregation") or None
@@ -121,7 +121,7 @@ def query_from_params(params: Any, *, org_id: int, now: datetime | None = None) 
         request = parse_metric(name, shared, None, problems, "metrics")
         if request:
             requests.append(request)
-    if _boolean(params.get("include_percentiles"), problems, "include_percentiles"):
+    if parse_boolean(params.get("include_percentiles"), problems, "include_percentiles"):
         for percentile in INCLUDED_PERCENTILES:
             requests.append(MetricRequest(catalog.METRICS["duration"], percentile, f"duration_{percentile}"))
     _check_metric_count(requests, problems)
@@ -137,7 +137,7 @@ def query_from_params(params: Any, *, org_id: int, now: datetime | None = None) 
         end=end,
         interval=interval,
         timezone=parse_timezone(params.get("timezone"), problems),
-        group_by=parse_dimensions(_comma_list(params.get("group_by")), problems),
+        group_by=parse_dimensions(comma_list(params.get("group_by")), problems),
         filters=filters,
         limit=parse_limit(params.get("limit"), problems, catalog.limits()["max_rows"]),
         fill_zero=fill,
@@ -257,7 +257,7 @@ def query_from_body(body: Any, *, org_id: int, now: datetime | None = None) -> M
     if not isinstance(body, dict):
         problems.add("", "The body must be a JSON object.")
         problems.raise_if_any()
-    _unknown_keys(body.keys(), BODY_KEYS, problems, "")
+    refuse_unknown_keys(body.keys(), BODY_KEYS, problems, "")
     requests = _body_metrics(body.get("metrics"), problems)
     start, end = parse_range(body.get("start_time"), body.get("end_time"), problems, now=now, required=True)
     # An absent interval means the default; an explicit null means one row per group.

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import connection
 
 from metrics.query import catalog
+from metrics.query.builder import Params, filter_conditions
 from metrics.query.parallel import run_all
 from metrics.query.runner import COST_QUANTUM, format_timestamp, run_query
 from metrics.query.spec import Filter, MetricRequest, MetricsQuery
@@ -149,24 +150,13 @@ def _top_items(request: SummaryRequest) -> dict[str, list[dict[str, Any]]]:
 
 
 def _most_common_errors(request: SummaryRequest, error_count: int) -> list[dict[str, Any]]:
-    from metrics.query.builder import Params, filter_conditions
-
     params = Params()
-    query = MetricsQuery(
-        org_id=request.org_id,
-        metrics=(),
-        start=request.start,
-        end=request.end,
-        interval=None,
-        timezone="UTC",
-        filters=request.filters,
-    )
     conditions = [
         f"t.org_id = {params.add(request.org_id)}",
         f"t.ts >= {params.add(request.start)}",
         f"t.ts < {params.add(request.end)}",
         "t.status_code = 'ERROR'",
-        *filter_conditions(query, "t", params),
+        *filter_conditions(request.filters, "t", params),
     ]
     sql = (
         "SELECT t.status_code, coalesce(t.error_type, 'unknown') AS error_type, count(*) AS n,"

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from metrics.query.parse import _boolean, _unknown_keys, filters_from_params
+from metrics.query.parse import filters_from_params, parse_boolean, refuse_unknown_keys
 from metrics.query.spec import Problems, parse_range
 from metrics.query.summary import SummaryRequest
 
@@ -16,12 +16,12 @@ MAX_TOP_N = 50
 def summary_from_params(params: Any, *, org_id: int, now: datetime | None = None) -> SummaryRequest:
     now = now or datetime.now(UTC)
     problems = Problems()
-    _unknown_keys(params.keys(), SUMMARY_PARAMS, problems, "")
+    refuse_unknown_keys(params.keys(), SUMMARY_PARAMS, problems, "")
     start, end = parse_range(params.get("start_time"), params.get("end_time"), problems, now=now)
     filters = filters_from_params(params, ("provider", "model", "environment"), problems)
     compare = True
     if params.get("compare_previous_period") not in (None, ""):
-        compare = _boolean(params.get("compare_previous_period"), problems, "compare_previous_period")
+        compare = parse_boolean(params.get("compare_previous_period"), problems, "compare_previous_period")
     top_n = 5
     if params.get("top_n") not in (None, ""):
         try:
