@@ -20,7 +20,7 @@ from accounts.permissions import principal_of
 from accounts.scopes import SPANS_WRITE
 from metrics.ingest import otlp, pipeline
 from metrics.ingest.mapping import map_batch
-from metrics.ingest.records import IngestResult
+from metrics.ingest.records import IngestResult, Rejection
 from metrics.ingest.validation import parse_json_span
 from observatory import errors
 from observatory.openapi import ERROR_RESPONSES
@@ -227,11 +227,9 @@ class SpanBatchView(APIView):
         spans = document["spans"]
         _check_span_count(len(spans))
         candidates = [(index, parse_json_span(span)) for index, span in enumerate(spans)]
-        if spans and all(isinstance(candidate, list) for _, candidate in candidates):
-            raise _all_rejected(candidates)
-        result = pipeline.ingest(_organization(request), candidates)
+        result = pipeline.ingest(_organization(request), candidates)  # writes nothing if no span is valid
         if spans and result.accepted + result.duplicates == 0:
-            raise _all_rejected([(r.index, r.errors) for r in result.rejected])
+            raise _all_rejected(result.rejected)
         return Response(
             {
                 "accepted": result.accepted,
@@ -241,6 +239,6 @@ class SpanBatchView(APIView):
         )
 
 
-def _all_rejected(candidates: list[tuple[int, Any]]) -> errors.ApiError:
-    details = [{"field": f"spans[{index}]", "message": message} for index, found in candidates for message in found]
+def _all_rejected(rejected: list[Rejection]) -> errors.ApiError:
+    details = [{"field": f"spans[{r.index}]", "message": message} for r in rejected for message in r.errors]
     return _bad_request(MSG_ALL_REJECTED, details[:100])
