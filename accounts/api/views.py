@@ -15,7 +15,7 @@ from accounts import selectors, services
 from accounts.api import serializers as s
 from accounts.permissions import ANY_MEMBER, principal_of
 from accounts.scopes import API_KEYS_MANAGE
-from accounts.tokens import ORG_ID_CLAIM, tokens_for_membership
+from accounts.tokens import ORG_ID_CLAIM, tokens_for, tokens_for_membership
 from observatory import errors
 from observatory.openapi import ERROR_RESPONSES
 
@@ -74,10 +74,10 @@ class TokenRefreshView(APIView):
         user_id, organization_id = refresh.get("user_id"), refresh.get(ORG_ID_CLAIM)
         if not isinstance(organization_id, int) or user_id is None:
             raise _invalid_token()
-        membership = selectors.membership_active(user_id=int(user_id), organization_id=organization_id)
+        membership = selectors.active_membership(user_id=int(user_id), organization_id=organization_id)
         if membership is None:
             raise _invalid_token()
-        return Response(s.TokenPairOutput(tokens_for_membership(membership)).data)
+        return Response(s.TokenPairOutput(tokens_for(membership)).data)
 
 
 class MeView(APIView):
