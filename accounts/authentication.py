@@ -56,6 +56,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             organization_slug=api_key.organization.slug,
             role=None,
             permissions=frozenset(api_key.scopes),
+            retention_days=api_key.organization.retention_days,
         )
         return ApiKeyCaller(api_key_id=api_key.pk, name=api_key.name), principal
 
@@ -90,6 +91,7 @@ class MembershipJWTAuthentication(JWTAuthentication):
             organization_slug=membership.organization_slug,
             role=membership.role,
             permissions=membership.permissions,
+            retention_days=membership.retention_days,
         )
         return membership.user, principal
 

@@ -14,6 +14,12 @@ class Principal:
     organization_slug: str
     role: str | None  # None for API keys
     permissions: frozenset[str]
+    retention_days: int  # the organization's, read with the credentials (ingest needs it)
+
+    @property
+    def pk(self) -> int:
+        """The organization's id: a principal stands for its tenant wherever one is expected."""
+        return self.organization_id
 
     def has(self, permission: str) -> bool:
         return permission in self.permissions

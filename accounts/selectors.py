@@ -38,10 +38,11 @@ class ActiveMembership:
     organization_slug: str
     role: str
     permissions: frozenset[str]
+    retention_days: int
 
 
 _ACTIVE_MEMBERSHIP_SQL = """
-SELECT u.id, u.username, u.email, u.is_staff, u.is_superuser, o.slug, r.name, r.permissions
+SELECT u.id, u.username, u.email, u.is_staff, u.is_superuser, o.slug, o.retention_days, r.name, r.permissions
 FROM accounts_membership m
 JOIN auth_user u ON u.id = m.user_id
 JOIN accounts_organization o ON o.id = m.organization_id
@@ -59,22 +60,18 @@ def active_membership(*, user_id: int, organization_id: int) -> ActiveMembership
         row = cursor.fetchone()
     if row is None:
         return None
-    user_pk, username, email, is_staff, is_superuser, slug, role, permissions = row
+    user_pk, username, email, is_staff, is_superuser, slug, retention_days, role, permissions = row
     user = User(
         id=user_pk, username=username, email=email, is_active=True, is_staff=is_staff, is_superuser=is_superuser
     )
     user._state.adding = False  # a row that exists, so saving it would update, not insert
-    return ActiveMembership(user, organization_id, slug, role, frozenset(permissions))
+    return ActiveMembership(user, organization_id, slug, role, frozenset(permissions), retention_days)
 
 
 def memberships_of_user(*, user_id: int) -> list[Membership]:
     return list(
         Membership.objects.select_related("organization", "role").filter(user_id=user_id).order_by("organization__slug")
     )
-
-
-def organization_by_id(*, organization_id: int) -> Organization:
-    return Organization.objects.get(pk=organization_id)
 
 
 def organization_by_slug(*, slug: str) -> Organization | None:

@@ -42,6 +42,7 @@ def tokens_for_membership(membership: Membership) -> dict[str, Any]:
             organization_slug=membership.organization.slug,
             role=membership.role.name,
             permissions=frozenset(membership.role.permissions),
+            retention_days=membership.organization.retention_days,
         )
     )
 

@@ -15,7 +15,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors
 from accounts.permissions import principal_of
 from accounts.scopes import SPANS_WRITE
 from metrics.ingest import otlp, pipeline
@@ -80,10 +79,6 @@ def _check_span_count(count: int) -> None:
         )
 
 
-def _organization(request: Request) -> Any:
-    return selectors.organization_by_id(organization_id=principal_of(request).organization_id)
-
-
 class OtlpTracesView(APIView):
     """OTLP/HTTP trace export: protobuf or JSON, gzip/deflate allowed, answers as OTLP clients expect."""
 
@@ -120,7 +115,7 @@ class OtlpTracesView(APIView):
             raise _bad_request(str(exc)) from exc
         _check_span_count(len(spans))
         candidates, skipped = map_batch(spans)
-        result = pipeline.ingest(_organization(request), candidates, skipped=skipped)
+        result = pipeline.ingest(principal_of(request), candidates, skipped=skipped)
         return _otlp_success(result, media_type)
 
     def handle_exception(self, exc: Exception) -> Response | HttpResponse:
@@ -227,7 +222,7 @@ class SpanBatchView(APIView):
         spans = document["spans"]
         _check_span_count(len(spans))
         candidates = [(index, parse_json_span(span)) for index, span in enumerate(spans)]
-        result = pipeline.ingest(_organization(request), candidates)  # writes nothing if no span is valid
+        result = pipeline.ingest(principal_of(request), candidates)  # writes nothing if no span is valid
         if spans and result.accepted + result.duplicates == 0:
             raise _all_rejected(result.rejected)
         return Response(

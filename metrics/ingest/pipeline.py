@@ -6,13 +6,24 @@ committed (with their rollups) in one transaction before the caller answers.
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from django.conf import settings
 
-from accounts.models import Organization
 from metrics.ingest import store
 from metrics.ingest.pricing import normalize_provider, price_record
 from metrics.ingest.records import IngestResult, Rejection, SpanRecord
+
+
+class Tenant(Protocol):
+    """Whom the spans belong to: an Organization, or the authenticated Principal standing for it."""
+
+    @property
+    def pk(self) -> int: ...
+
+    @property
+    def retention_days(self) -> int: ...
+
 
 MSG_TOO_OLD = "start_time is older than the organization's retention of {days} days"
 MSG_TOO_NEW = "start_time is more than {hours} hours in the future"
@@ -30,7 +41,7 @@ def check_record(record: SpanRecord, *, now: datetime, retention_days: int) -> l
 
 
 def ingest(
-    organization: Organization,
+    organization: Tenant,
     candidates: Iterable[tuple[int, SpanRecord | list[str]]],
     *,
     skipped: int = 0,
