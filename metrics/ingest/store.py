@@ -17,7 +17,9 @@ from django.db import connection, transaction
 from psycopg import errors as pg_errors
 
 from metrics.ingest.records import SpanRecord
+from metrics.rollups.identities import batch_ordinals
 from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, all_rollup_upserts
+from metrics.rollups.measures import IDENTITY_COLUMNS
 from metrics.rollups.partitions import ensure_partitions, forget_partitions
 
 logger = logging.getLogger(__name__)
@@ -66,10 +68,17 @@ def _ingest_sql() -> str:
     input_names = ", ".join(name for name, _, _ in _INPUT_COLUMNS)
     stored = ["org_id"] + [_STORED_NAMES.get(name, name) for name, _, _ in _INPUT_COLUMNS]
     expressions = ["%(org_id)s::bigint"] + [expression for _, _, expression in _INPUT_COLUMNS]
-    upserts = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in all_rollup_upserts("inserted"))
+    ordinals = {identity: f"{identity}_ordinals" for identity in IDENTITY_COLUMNS}
+    ordinal_ctes = "".join(
+        f"{name} AS (\n    SELECT %(org_id)s::bigint AS org_id, o.value, o.ordinal"
+        f" FROM unnest(%({identity}_values)s::text[], %({identity}_ordinals)s::int[]) AS o(value, ordinal)\n),\n"
+        for identity, name in ordinals.items()
+    )
+    upserts = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in all_rollup_upserts("inserted", ordinals))
     return f"""WITH incoming AS (
     SELECT * FROM unnest({unnest_args}) WITH ORDINALITY AS s({input_names}, position)
 ),
+{ordinal_ctes}
 inserted AS (
     INSERT INTO llm_traces ({", ".join(stored)})
     SELECT {", ".join(expressions)}
@@ -104,6 +113,8 @@ def records_to_columns(org_id: int, records: Sequence[SpanRecord]) -> dict[str, 
 def store_columns(columns: dict[str, Any], days: set[Any]) -> int:
     """Inserts the column arrays; returns how many spans were new. Retries deadlocks."""
     ensure_partitions(days)
+    # Numbered before the spans' transaction, so that transaction holds no numbering lock.
+    columns = {**columns, **batch_ordinals(columns["org_id"], columns["user_id"], columns["session_id"])}
     for attempt in range(1, DEADLOCK_RETRIES + 1):
         try:
             return _execute(columns)

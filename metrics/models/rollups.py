@@ -46,6 +46,7 @@ def _rollup_model(name: str, table: str, doc: str) -> type[models.Model]:
         "environment": models.TextField(),
         "status_code": models.CharField(max_length=5),
         "request_count": models.BigIntegerField(),
+        "error_count": models.BigIntegerField(),
         "Meta": type("Meta", (), {"managed": False, "db_table": table}),
     }
     for measure in MEASURES:

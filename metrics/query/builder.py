@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from metrics.query import catalog
-from metrics.query.sources import ACTIVITY_SOURCE, RAW, Segment
+from metrics.query.sources import ACTIVITY_SOURCE, RAW, Segment, uses_bitmaps
 from metrics.query.spec import Filter, MetricRequest, MetricsQuery
-from metrics.rollups.measures import GRAINS_BY_NAME, MEASURES_BY_NAME
+from metrics.rollups.measures import GRAINS_BY_NAME, MEASURES_BY_NAME, identity_bitmap
 
 ACTIVITY_TABLES = {"user_id": "llm_users_1day", "session_id": "llm_sessions_1day"}
 
@@ -179,7 +179,7 @@ def _measure_merges(measures: list[str], source: str) -> list[str]:
 def _rollup_partials(query: MetricsQuery, measures: list[str]) -> list[str]:
     parts = ["sum(r.request_count) AS request_count"]
     if needs_errors(query):
-        parts.append("sum(r.request_count) FILTER (WHERE r.status_code = 'ERROR') AS error_count")
+        parts.append("sum(r.error_count) AS error_count")
     return parts + _measure_merges(measures, "r.")
 
 
@@ -200,7 +200,7 @@ def segment_sql(query: MetricsQuery, segment: Segment, measures: list[str], para
     if segment.source == RAW:
         alias, table, time_column, partials = "t", "llm_traces", "ts", _raw_partials(query, measures)
     else:
-        alias, table, time_column = "r", GRAINS_BY_NAME[segment.source].table, "bucket"
+        alias, table, time_column = "r", segment.table, "bucket"
         partials = _rollup_partials(query, measures)
     select = [f"{bucket_expression(query, f'{alias}.{time_column}', params)} AS bucket"]
     select += _group_columns(query, alias) + partials
@@ -239,7 +239,7 @@ def sketch_parts_sql(query: MetricsQuery, segment: Segment, measure: str, params
             return elements
         group = ", ".join(["bucket", *(d.name for d in query.group_by)])
         return f"SELECT {group}, array_agg(k) AS k, array_agg(c) AS c FROM ({elements}) AS e GROUP BY {group}"
-    table = GRAINS_BY_NAME[segment.source].table
+    table = segment.table
     where = _where(query, "r", "bucket", segment, params)
     if whole:
         arrays = f"r.{measure}_sketch_keys AS k, r.{measure}_sketch_counts AS c"
@@ -289,7 +289,44 @@ def percentile_ctes(query: MetricsQuery, segments: list[Segment], params: Params
     return ctes
 
 
+def bitmap_unique_sql(query: MetricsQuery, segments: list[Segment], identity: str, params: Params) -> str:
+    """Distinct identities per bucket from the organization's bitmaps, plus raw spans for the edges.
+
+    The bitmaps of each answer bucket are ORed; identities seen in raw edge spans count only
+    when their bit is not already set (their numbers come from llm_identities).
+    """
+    bitmaps, edges = [], []
+    for segment in segments:
+        if segment.source == RAW:
+            bucket = bucket_expression(query, "t.ts", params)
+            identities = f"llm_identities i ON i.org_id = t.org_id AND i.kind = '{identity}' AND i.value = t.{identity}"
+            where = _where(query, "t", "ts", segment, params)
+            edges.append(f"SELECT {bucket} AS bucket, i.ordinal FROM llm_traces t JOIN {identities} WHERE {where}")
+        else:
+            table = identity_bitmap(identity, segment.source).table
+            bucket = bucket_expression(query, "b.bucket", params)
+            where = _where(query, "b", "bucket", segment, params)
+            bitmaps.append(f"SELECT {bucket} AS bucket, b.bits FROM {table} b WHERE {where}")
+    union = (
+        f"SELECT bucket, bitmap_union(bits) AS bits FROM ({' UNION ALL '.join(bitmaps)}) AS parts GROUP BY bucket"
+        if bitmaps
+        else "SELECT NULL::timestamptz AS bucket, NULL::varbit AS bits WHERE false"
+    )
+    seen = (
+        f"SELECT DISTINCT bucket, ordinal FROM ({' UNION ALL '.join(edges)}) AS parts"
+        if edges
+        else "SELECT NULL::timestamptz AS bucket, NULL::integer AS ordinal WHERE false"
+    )
+    not_in_bitmap = "b.bits IS NULL OR e.ordinal >= length(b.bits) OR get_bit(b.bits, e.ordinal) = 0"
+    return (
+        f"SELECT bucket, coalesce(max(bit_count(b.bits)), 0) + count(e.ordinal) FILTER (WHERE {not_in_bitmap})"
+        f" AS unique_{identity} FROM ({union}) AS b FULL JOIN ({seen}) AS e USING (bucket) GROUP BY bucket"
+    )
+
+
 def unique_ctes(query: MetricsQuery, segments: list[Segment], params: Params) -> list[tuple[str, str]]:
+    if uses_bitmaps(segments):
+        return [(f"uniq_{i}", bitmap_unique_sql(query, segments, i, params)) for i in needed_identities(query)]
     ctes = []
     group = ", ".join(["bucket", *(d.name for d in query.group_by)])
     for identity in needed_identities(query):

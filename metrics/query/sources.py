@@ -7,12 +7,12 @@ sub-minute edges (or anything past a rollup's retention) from raw spans. Every s
 yields the same partial aggregates, so the pieces add up exactly.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from metrics.query.spec import MetricsQuery
-from metrics.rollups.measures import GRAINS_BY_NAME, Grain
+from metrics.rollups.measures import GRAINS_BY_NAME, Grain, smallest_rollup
 
 RAW = "raw"
 DATA_SOURCE_NAMES = {"1min": "aggregate_1min", "1hour": "aggregate_1hour", "1day": "aggregate_1day", RAW: "raw"}
@@ -25,6 +25,7 @@ class Segment:
     source: str  # a grain name, ACTIVITY_SOURCE or RAW
     start: datetime
     end: datetime
+    table: str = ""  # for a grain: the rollup table with the fewest dimensions that has the query's
 
 
 def needs_raw(query: MetricsQuery) -> bool:
@@ -106,12 +107,26 @@ def plan_totals(query: MetricsQuery) -> list[Segment]:
     grain = coarsest_nesting_grain(query)
     if grain is None:
         return [Segment(RAW, query.start, query.end)]
-    return split(query.start, query.end, LADDER[LADDER.index(grain) :], query.now)
+    segments = split(query.start, query.end, LADDER[LADDER.index(grain) :], query.now)
+    dimensions = query.dimensions_used
+    return [s if s.source == RAW else replace(s, table=smallest_rollup(s.source, dimensions).table) for s in segments]
+
+
+def uses_bitmaps(segments: list[Segment]) -> bool:
+    return any(s.source in GRAINS_BY_NAME for s in segments)
 
 
 def plan_uniques(query: MetricsQuery) -> list[Segment]:
-    """Segments answering distinct users/sessions: the daily activity rollups where whole UTC days nest."""
-    if needs_raw(query) or coarsest_nesting_grain(query) != "1day":
+    """Segments answering distinct users/sessions.
+
+    With no dimension in play: the organization's hourly and daily identity bitmaps (grain
+    segments), raw spans for the rest. Otherwise the daily activity rollups where whole UTC
+    days nest, raw spans for the rest.
+    """
+    grain = coarsest_nesting_grain(query)
+    if not query.dimensions_used and grain in ("1day", "1hour"):
+        return split(query.start, query.end, LADDER[LADDER.index(grain) : 2], query.now)
+    if needs_raw(query) or grain != "1day":
         return [Segment(RAW, query.start, query.end)]
     segments = split(query.start, query.end, ("1day",), query.now)
     return [Segment(ACTIVITY_SOURCE if s.source == "1day" else RAW, s.start, s.end) for s in segments]

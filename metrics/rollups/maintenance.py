@@ -12,16 +12,16 @@ deadlocking.
 
 from metrics.rollups.measures import (
     ACTIVITY_ROLLUPS,
-    GRAINS,
+    IDENTITY_BITMAPS,
     MEASURES,
     ROLLUP_DIMENSIONS,
+    ROLLUPS,
     ActivityRollup,
     Grain,
+    IdentityBitmap,
     Measure,
+    Rollup,
 )
-
-KEY = ("org_id", "bucket", *ROLLUP_DIMENSIONS)
-KEY_LIST = ", ".join(KEY)
 
 # The span columns the rollups read; the ingest statement returns exactly these.
 SPAN_COLUMNS_FOR_ROLLUPS: tuple[str, ...] = (
@@ -33,9 +33,9 @@ SPAN_COLUMNS_FOR_ROLLUPS: tuple[str, ...] = (
 )
 
 
-def _bucket(grain: Grain) -> str:
+def _bucket(grain: Grain, column: str = "ts") -> str:
     # The 3-argument date_trunc truncates in UTC whatever the session's TimeZone.
-    return f"date_trunc('{grain.date_trunc}', ts, 'UTC')"
+    return f"date_trunc('{grain.date_trunc}', {column}, 'UTC')"
 
 
 def _aggregates(measure: Measure) -> list[str]:
@@ -50,20 +50,29 @@ def _aggregates(measure: Measure) -> list[str]:
     return parts
 
 
-def _sketch_subquery(grain: Grain, measure: Measure, source: str) -> str:
+def _key(rollup: Rollup) -> tuple[str, ...]:
+    return ("org_id", "bucket", *rollup.dimensions)
+
+
+def _key_select(rollup: Rollup) -> str:
+    return ", ".join(["org_id", f"{_bucket(rollup.grain)} AS bucket", *rollup.dimensions])
+
+
+def _sketch_subquery(rollup: Rollup, measure: Measure, source: str) -> str:
     column = measure.span_column
+    key_list = ", ".join(_key(rollup))
     return f"""(
-        SELECT {KEY_LIST},
+        SELECT {key_list},
                array_agg(k ORDER BY k) AS {measure.name}_sketch_keys,
                array_agg(c ORDER BY k) AS {measure.name}_sketch_counts
         FROM (
-            SELECT org_id, {_bucket(grain)} AS bucket, {", ".join(ROLLUP_DIMENSIONS)},
+            SELECT {_key_select(rollup)},
                    sketch_key({column}) AS k, count(*) AS c
             FROM {source}
             WHERE {column} IS NOT NULL
-            GROUP BY {KEY_LIST}, k
+            GROUP BY {key_list}, k
         ) AS keyed
-        GROUP BY {KEY_LIST}
+        GROUP BY {key_list}
     ) AS sketch_{measure.name}"""
 
 
@@ -86,42 +95,46 @@ def _merge_assignments(measure: Measure) -> list[str]:
     return sets
 
 
-def rollup_columns() -> list[str]:
+def rollup_columns(rollup: Rollup) -> list[str]:
     """Every column of a rollup table, in order."""
-    columns = [*KEY, "request_count"]
+    columns = [*_key(rollup), "request_count"]
     for measure in MEASURES:
         columns += list(measure.columns)
-    return columns
+    return [*columns, "error_count"]
 
 
-def rollup_upsert_sql(grain: Grain, source: str) -> str:
-    """INSERT … ON CONFLICT adding the aggregates of `source` to `grain`'s table."""
+def rollup_upsert_sql(rollup: Rollup, source: str) -> str:
+    """INSERT … ON CONFLICT adding the aggregates of `source` to the rollup's table."""
+    key, key_list = _key(rollup), ", ".join(_key(rollup))
     latency = [m for m in MEASURES if m.kind == "latency"]
     aggregates = ["count(*) AS request_count"] + [agg for m in MEASURES for agg in _aggregates(m)]
-    select_columns = [f"totals.{c}" for c in KEY] + ["totals.request_count"]
+    aggregates.append("count(*) FILTER (WHERE status_code = 'ERROR') AS error_count")
+    select_columns = [f"totals.{c}" for c in key] + ["totals.request_count"]
     for measure in MEASURES:
         for column in measure.columns:
             if column.endswith(("_sketch_keys", "_sketch_counts")):
                 select_columns.append(f"coalesce(sketch_{measure.name}.{column}, '{{}}')")
             else:
                 select_columns.append(f"totals.{column}")
-    joins = "\n    ".join(f"LEFT JOIN {_sketch_subquery(grain, m, source)} USING ({KEY_LIST})" for m in latency)
+    select_columns.append("totals.error_count")
+    joins = "\n    ".join(f"LEFT JOIN {_sketch_subquery(rollup, m, source)} USING ({key_list})" for m in latency)
     assignments = ["request_count = t.request_count + EXCLUDED.request_count"]
     assignments += [a for m in MEASURES for a in _merge_assignments(m)]
+    assignments.append("error_count = t.error_count + EXCLUDED.error_count")
     select_list = ",\n        ".join(select_columns)
     aggregate_list = ",\n               ".join(aggregates)
     assignment_list = ",\n    ".join(assignments)
-    return f"""INSERT INTO {grain.table} AS t ({", ".join(rollup_columns())})
+    return f"""INSERT INTO {rollup.table} AS t ({", ".join(rollup_columns(rollup))})
     SELECT {select_list}
     FROM (
-        SELECT org_id, {_bucket(grain)} AS bucket, {", ".join(ROLLUP_DIMENSIONS)},
+        SELECT {_key_select(rollup)},
                {aggregate_list}
         FROM {source}
-        GROUP BY {KEY_LIST}
+        GROUP BY {key_list}
     ) AS totals
     {joins}
-    ORDER BY {", ".join(f"totals.{c}" for c in KEY)}
-ON CONFLICT ({KEY_LIST}) DO UPDATE SET
+    ORDER BY {", ".join(f"totals.{c}" for c in key)}
+ON CONFLICT ({key_list}) DO UPDATE SET
     {assignment_list}"""
 
 
@@ -139,8 +152,38 @@ def activity_upsert_sql(activity: ActivityRollup, source: str) -> str:
 ON CONFLICT ({listed}) DO UPDATE SET span_count = t.span_count + EXCLUDED.span_count"""
 
 
-def all_rollup_upserts(source: str) -> list[tuple[str, str]]:
-    """(name, SQL) for every rollup fed from `source`, in a fixed order."""
-    statements = [(grain.table, rollup_upsert_sql(grain, source)) for grain in GRAINS]
+def bitmap_upsert_sql(bitmap: IdentityBitmap, source: str, ordinals: str) -> str:
+    """INSERT … ON CONFLICT setting the bits of every identity of `source` in its bucket's bitmap.
+
+    `ordinals` yields (org_id, value, ordinal) for the identities of `source`. The bitmap of a
+    bucket is built as text: for ordinals in ascending order, the zeros since the previous
+    one and a '1' (linear in the ordinals, unlike setting bits one by one). Setting a bit
+    twice changes nothing, so a re-sent span adds nothing here either.
+    """
+    identity = bitmap.span_column
+    return f"""INSERT INTO {bitmap.table} AS t (org_id, bucket, bits)
+    SELECT org_id, bucket, string_agg(repeat('0', ordinal - previous - 1) || '1', '' ORDER BY ordinal)::varbit
+    FROM (
+        SELECT org_id, bucket, ordinal,
+               lag(ordinal, 1, -1) OVER (PARTITION BY org_id, bucket ORDER BY ordinal) AS previous
+        FROM (
+            SELECT DISTINCT s.org_id, {_bucket(bitmap.grain, "s.ts")} AS bucket, o.ordinal
+            FROM {source} s JOIN {ordinals} o ON o.org_id = s.org_id AND o.value = s.{identity}
+        ) AS seen
+    ) AS runs
+    GROUP BY org_id, bucket
+    ORDER BY org_id, bucket
+ON CONFLICT (org_id, bucket) DO UPDATE SET bits = bitmap_or(t.bits, EXCLUDED.bits)"""
+
+
+def all_rollup_upserts(source: str, ordinals: dict[str, str]) -> list[tuple[str, str]]:
+    """(name, SQL) for every rollup fed from `source`, in a fixed order.
+
+    `ordinals` maps user_id/session_id to a table expression of (org_id, value, ordinal).
+    """
+    statements = [(rollup.table, rollup_upsert_sql(rollup, source)) for rollup in ROLLUPS]
     statements += [(activity.table, activity_upsert_sql(activity, source)) for activity in ACTIVITY_ROLLUPS]
+    statements += [
+        (bitmap.table, bitmap_upsert_sql(bitmap, source, ordinals[bitmap.span_column])) for bitmap in IDENTITY_BITMAPS
+    ]
     return statements

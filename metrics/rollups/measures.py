@@ -66,6 +66,34 @@ GRAINS_BY_NAME = {grain.name: grain for grain in GRAINS}
 
 
 @dataclass(frozen=True, slots=True)
+class Rollup:
+    """One table of aggregates: a grain and the dimensions its rows are keyed by.
+
+    Each grain has the full table (every rollup dimension) and a totals table (none): a
+    question that groups or filters by nothing reads ~one row per bucket instead of one per
+    provider × model × environment × status. Every table carries error_count, so error
+    rates need no status_code key.
+    """
+
+    table: str
+    grain: Grain
+    dimensions: tuple[str, ...]
+
+
+ROLLUPS: tuple[Rollup, ...] = (
+    *(Rollup(grain.table, grain, ROLLUP_DIMENSIONS) for grain in GRAINS),
+    Rollup("llm_totals_1hour", GRAINS_BY_NAME["1hour"], ()),
+    Rollup("llm_totals_1day", GRAINS_BY_NAME["1day"], ()),
+)
+
+
+def smallest_rollup(grain_name: str, dimensions: set[str]) -> Rollup:
+    """The rollup of that grain with the fewest dimensions that still holds every one asked for."""
+    usable = [r for r in ROLLUPS if r.grain.name == grain_name and dimensions <= set(r.dimensions)]
+    return min(usable, key=lambda r: len(r.dimensions))
+
+
+@dataclass(frozen=True, slots=True)
 class ActivityRollup:
     """Distinct users or sessions per UTC day and rollup key, with their span counts.
 
@@ -86,7 +114,41 @@ ACTIVITY_ROLLUPS: tuple[ActivityRollup, ...] = (
     ActivityRollup("llm_sessions_1day", "session_id", 210),
 )
 
+
+@dataclass(frozen=True, slots=True)
+class IdentityBitmap:
+    """The users or sessions seen per UTC hour or day in a whole organization, as a bitmap.
+
+    Each identity gets a small dense number per organization (llm_identities); bit n of a
+    bucket's bitmap says whether identity n was seen in it. Unique counts over any union of
+    buckets are then exact and cheap: OR the bitmaps, count the ones. A 30-day range of
+    200,000 sessions is ~30 bitmaps of 25 kB instead of millions of (day, session) rows.
+    Only questions that group and filter by nothing can use them; the others read the
+    activity rollups or raw spans.
+    """
+
+    table: str
+    span_column: str
+    grain: Grain
+
+
+IDENTITY_BITMAPS: tuple[IdentityBitmap, ...] = tuple(
+    IdentityBitmap(f"llm_{noun}_bitmap_{grain}", column, GRAINS_BY_NAME[grain])
+    for noun, column in (("users", "user_id"), ("sessions", "session_id"))
+    for grain in ("1hour", "1day")
+)
+IDENTITY_COLUMNS: tuple[str, ...] = ("user_id", "session_id")
+
+
+def identity_bitmap(span_column: str, grain_name: str) -> IdentityBitmap:
+    return next(b for b in IDENTITY_BITMAPS if b.span_column == span_column and b.grain.name == grain_name)
+
+
 # Every table derived from llm_traces, and llm_traces with them: what rebuilds, retention,
 # the benchmark's reload and the tests' cleanup go over.
-ROLLUP_TABLES: tuple[str, ...] = tuple(g.table for g in GRAINS) + tuple(a.table for a in ACTIVITY_ROLLUPS)
-SPAN_TABLES: tuple[str, ...] = ("llm_traces", *ROLLUP_TABLES)
+ROLLUP_TABLES: tuple[str, ...] = (
+    *(r.table for r in ROLLUPS),
+    *(a.table for a in ACTIVITY_ROLLUPS),
+    *(b.table for b in IDENTITY_BITMAPS),
+)
+SPAN_TABLES: tuple[str, ...] = ("llm_traces", *ROLLUP_TABLES, "llm_identities")

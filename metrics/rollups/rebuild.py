@@ -1,13 +1,14 @@
 """Recompute rollups from llm_traces over a time range, with the SQL the ingest path uses."""
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
-from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, activity_upsert_sql, rollup_upsert_sql
-from metrics.rollups.measures import ACTIVITY_ROLLUPS, GRAINS, ROLLUP_TABLES
+from metrics.rollups.identities import ORDINALS_TABLE_SQL, number_identities
+from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, all_rollup_upserts
+from metrics.rollups.measures import IDENTITY_COLUMNS, ROLLUP_TABLES
 
 SOURCE = "rebuild_source"
 
@@ -27,22 +28,29 @@ def utc_days(start: datetime, end: datetime) -> Iterator[datetime]:
         day += timedelta(days=1)
 
 
-def rebuild_rollups(*, start: datetime, end: datetime, org_id: int | None = None) -> list[RebuiltDay]:
+def rebuild_rollups(
+    *, start: datetime, end: datetime, org_id: int | None = None, tables: Collection[str] = ROLLUP_TABLES
+) -> list[RebuiltDay]:
     """Replaces every rollup bucket overlapping [start, end) with a fresh aggregate of the raw spans.
 
     Works one UTC day at a time (every grain's buckets nest inside UTC days), each day in its
     own transaction. Ingest waits while a day is rebuilt (SHARE ROW EXCLUSIVE conflicts with
-    the row locks of its upserts), so no span can be counted twice or missed.
+    the row locks of its upserts), so no span can be counted twice or missed. `tables`
+    limits the work to some rollups (e.g. new ones being filled for the first time).
     """
-    return [_rebuild_day(day, org_id) for day in utc_days(start, end)]
+    unknown = set(tables) - set(ROLLUP_TABLES)
+    if unknown:
+        raise ValueError(f"not rollup tables: {sorted(unknown)}")
+    return [_rebuild_day(day, org_id, tables) for day in utc_days(start, end)]
 
 
-def _rebuild_day(day: datetime, org_id: int | None) -> RebuiltDay:
+def _rebuild_day(day: datetime, org_id: int | None, tables: Collection[str]) -> RebuiltDay:
     org_filter = "" if org_id is None else " AND org_id = %(org_id)s"
     params = {"low": day, "high": day + timedelta(days=1), "org_id": org_id}
+    chosen = [table for table in ROLLUP_TABLES if table in tables]
     rows = {}
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {', '.join(ROLLUP_TABLES)} IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute(f"LOCK TABLE {', '.join(chosen)} IN SHARE ROW EXCLUSIVE MODE")
         cursor.execute("SET LOCAL work_mem = '256MB'")  # in-memory hash aggregates for a whole day
         # The day's spans are read once into a temporary table that every upsert then scans.
         # (Dropped explicitly too: inside an outer transaction ON COMMIT comes too late.)
@@ -53,13 +61,14 @@ def _rebuild_day(day: datetime, org_id: int | None) -> RebuiltDay:
             params,
         )
         spans = cursor.rowcount
-        for table in ROLLUP_TABLES:
+        for identity in IDENTITY_COLUMNS:
+            number_identities(cursor, SOURCE, identity)
+        for table in chosen:
             cursor.execute(f"DELETE FROM {table} WHERE bucket >= %(low)s AND bucket < %(high)s{org_filter}", params)
-        for grain in GRAINS:
-            cursor.execute(rollup_upsert_sql(grain, SOURCE))
-            rows[grain.table] = cursor.rowcount
-        for activity in ACTIVITY_ROLLUPS:
-            cursor.execute(activity_upsert_sql(activity, SOURCE))
-            rows[activity.table] = cursor.rowcount
+        ordinals = {identity: ORDINALS_TABLE_SQL.format(kind=identity) for identity in IDENTITY_COLUMNS}
+        for table, sql in all_rollup_upserts(SOURCE, ordinals):
+            if table in chosen:
+                cursor.execute(sql)
+                rows[table] = cursor.rowcount
         cursor.execute(f"DROP TABLE {SOURCE}")
     return RebuiltDay(day=day, spans=spans, rows=rows)

@@ -54,11 +54,29 @@ def stored_spans(org_id: int) -> list[dict[str, Any]]:
 def rollup_rows(table: str, org_id: int) -> list[dict[str, Any]]:
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT * FROM {table} WHERE org_id = %s ORDER BY bucket, provider, model, environment, status_code",
+            f"SELECT * FROM {table} WHERE org_id = %s ORDER BY 1, 2, 3",
             [org_id],
         )
         names = [c.name for c in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def bitmap_identities(table: str, identity: str, org_id: int) -> dict[Any, set[str]]:
+    """A bitmap table's buckets with the identities whose bits are set, read back through llm_identities."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT b.bucket, i.value FROM " + table + " b JOIN llm_identities i"
+            " ON i.org_id = b.org_id AND i.kind = %s AND i.ordinal < length(b.bits)"
+            " AND get_bit(b.bits, i.ordinal) = 1 WHERE b.org_id = %s",
+            [identity, org_id],
+        )
+        seen: dict[Any, set[str]] = {}
+        for bucket, value in cursor.fetchall():
+            seen.setdefault(bucket, set()).add(value)
+        cursor.execute("SELECT bucket, bit_count(bits) FROM " + table + " WHERE org_id = %s", [org_id])
+        # every set bit stands for exactly one known identity
+        assert {b: n for b, n in cursor.fetchall()} == {b: len(v) for b, v in seen.items()}
+    return seen
 
 
 def money(value: str) -> Decimal:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from metrics.rollups.measures import MEASURES, Grain
+from metrics.rollups.measures import MEASURES, ROLLUP_DIMENSIONS, Grain
 from metrics.sketch import sketch_from_values
 
 
@@ -18,15 +18,20 @@ def truncate(ts: datetime, grain: Grain) -> datetime:
     return ts.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def expected_rollups(spans: list[dict[str, Any]], grain: Grain) -> dict[tuple, dict[str, Any]]:
-    """Rollup rows keyed by (bucket, provider, model, environment, status_code)."""
+def expected_rollups(
+    spans: list[dict[str, Any]], grain: Grain, dimensions: tuple[str, ...] = ROLLUP_DIMENSIONS
+) -> dict[tuple, dict[str, Any]]:
+    """Rollup rows keyed by (bucket, *dimensions)."""
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for span in spans:
-        key = (truncate(span["ts"], grain), span["provider"], span["model"], span["environment"], span["status_code"])
+        key = (truncate(span["ts"], grain), *(span[d] for d in dimensions))
         groups[key].append(span)
     rows = {}
     for key, members in groups.items():
-        row: dict[str, Any] = {"request_count": len(members)}
+        row: dict[str, Any] = {
+            "request_count": len(members),
+            "error_count": sum(1 for m in members if m["status_code"] == "ERROR"),
+        }
         for measure in MEASURES:
             values = [m[measure.span_column] for m in members if m[measure.span_column] is not None]
             row[f"{measure.name}_count"] = len(values)
@@ -53,14 +58,20 @@ def expected_activity(spans: list[dict[str, Any]], identity: str) -> dict[tuple,
     return dict(counts)
 
 
-def normalize_db_rows(rows: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+def expected_identities(spans: list[dict[str, Any]], identity: str, grain: Grain) -> dict[datetime, set[str]]:
+    """The identities seen in each bucket (what the bitmaps hold)."""
+    seen: dict[datetime, set[str]] = defaultdict(set)
+    for span in spans:
+        if span[identity] is not None:
+            seen[truncate(span["ts"], grain)].add(span[identity])
+    return dict(seen)
+
+
+def normalize_db_rows(
+    rows: list[dict[str, Any]], dimensions: tuple[str, ...] = ROLLUP_DIMENSIONS
+) -> dict[tuple, dict[str, Any]]:
     result = {}
     for row in rows:
-        key = (row["bucket"], row["provider"], row["model"], row["environment"], row["status_code"])
-        values = {
-            k: v
-            for k, v in row.items()
-            if k not in ("org_id", "bucket", "provider", "model", "environment", "status_code")
-        }
-        result[key] = values
+        key = (row["bucket"], *(row[d] for d in dimensions))
+        result[key] = {k: v for k, v in row.items() if k not in ("org_id", "bucket", *dimensions)}
     return result

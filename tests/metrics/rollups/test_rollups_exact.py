@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from accounts import services
 from metrics.ingest import pipeline
 from metrics.ingest.validation import parse_json_span
-from metrics.rollups.measures import GRAINS
+from metrics.rollups.measures import IDENTITY_BITMAPS, ROLLUPS
 from metrics.rollups.rebuild import rebuild_rollups
-from tests.metrics.factories import rollup_rows
-from tests.metrics.rollups.oracle import expected_activity, expected_rollups, normalize_db_rows
+from tests.metrics.factories import bitmap_identities, rollup_rows
+from tests.metrics.rollups.oracle import expected_activity, expected_identities, expected_rollups, normalize_db_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -93,7 +93,9 @@ def as_stored(span: dict) -> dict:
 
 
 def snapshot(org_id: int) -> dict:
-    tables = {grain.table: normalize_db_rows(rollup_rows(grain.table, org_id)) for grain in GRAINS}
+    tables: dict = {r.table: normalize_db_rows(rollup_rows(r.table, org_id), r.dimensions) for r in ROLLUPS}
+    for bitmap in IDENTITY_BITMAPS:
+        tables[bitmap.table] = bitmap_identities(bitmap.table, bitmap.span_column, org_id)
     with connection.cursor() as cursor:
         for table, identity in (("llm_users_1day", "user_id"), ("llm_sessions_1day", "session_id")):
             cursor.execute(
@@ -123,8 +125,10 @@ def test_rollups_equal_a_recomputation_after_batches_duplicates_and_late_spans(r
     # then: each rollup table equals the plain-Python aggregate of the distinct spans
     spans = list(sent.values())
     live = snapshot(organization.pk)
-    for grain in GRAINS:
-        assert live[grain.table] == expected_rollups(spans, grain), grain.table
+    for rollup in ROLLUPS:
+        assert live[rollup.table] == expected_rollups(spans, rollup.grain, rollup.dimensions), rollup.table
+    for bitmap in IDENTITY_BITMAPS:
+        assert live[bitmap.table] == expected_identities(spans, bitmap.span_column, bitmap.grain), bitmap.table
     assert live["llm_users_1day"] == expected_activity(spans, "user_id")
     assert live["llm_sessions_1day"] == expected_activity(spans, "session_id")
     # and rebuilding from raw gives the very same rows
@@ -158,10 +162,10 @@ def test_a_span_arriving_hours_late_lands_in_its_own_buckets(roles):
 def test_rollup_tables_have_exactly_the_declared_columns(db):
     from metrics.rollups.maintenance import rollup_columns
 
-    for grain in GRAINS:
+    for rollup in ROLLUPS:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
-                [grain.table],
+                [rollup.table],
             )
-            assert [r[0] for r in cursor.fetchall()] == rollup_columns()
+            assert [r[0] for r in cursor.fetchall()] == rollup_columns(rollup)

@@ -1,0 +1,89 @@
+-- Faster answers to questions that group and filter by nothing (summaries, totals), see
+-- metrics/rollups/measures.py: error counts in every rollup, dimension-free rollups, and
+-- exact unique users/sessions as bitmaps over per-organization identity numbers.
+
+-- 1. error_count in every rollup row, so a table without status_code can give error rates.
+ALTER TABLE llm_metrics_1min ADD COLUMN error_count bigint NOT NULL DEFAULT 0;
+ALTER TABLE llm_metrics_1hour ADD COLUMN error_count bigint NOT NULL DEFAULT 0;
+ALTER TABLE llm_metrics_1day ADD COLUMN error_count bigint NOT NULL DEFAULT 0;
+UPDATE llm_metrics_1min SET error_count = request_count WHERE status_code = 'ERROR';
+UPDATE llm_metrics_1hour SET error_count = request_count WHERE status_code = 'ERROR';
+UPDATE llm_metrics_1day SET error_count = request_count WHERE status_code = 'ERROR';
+
+-- 2. Totals per hour and per UTC day: the same columns without provider, model,
+-- environment and status_code (LIKE copies the measure columns; the key columns go).
+CREATE TABLE llm_totals_1hour (LIKE llm_metrics_1hour INCLUDING DEFAULTS);
+ALTER TABLE llm_totals_1hour
+    DROP COLUMN provider, DROP COLUMN model, DROP COLUMN environment, DROP COLUMN status_code,
+    ADD PRIMARY KEY (org_id, bucket);
+CREATE TABLE llm_totals_1day (LIKE llm_totals_1hour INCLUDING ALL);
+
+-- 3. Identity numbers: each user or session of an organization gets the next small integer
+-- the first time it is seen (identity_ordinals below), so bitmaps stay as short as the
+-- number of identities the organization has had.
+CREATE TABLE llm_identities (
+    org_id bigint NOT NULL,
+    kind text NOT NULL CHECK (kind IN ('user_id', 'session_id')),
+    value text NOT NULL,
+    ordinal integer NOT NULL,
+    PRIMARY KEY (org_id, kind, value),
+    UNIQUE (org_id, kind, ordinal)
+);
+
+-- The numbers of `p_values`, numbering the new ones. Numbers must be dense and unique per
+-- (org, kind): new ones are handed out under an advisory lock held to the end of the
+-- caller's transaction (ingest calls this in its own short transaction, before the spans'
+-- one). A value numbered concurrently by someone else is taken as they numbered it.
+CREATE FUNCTION identity_ordinals(p_org bigint, p_kind text, p_values text[])
+RETURNS TABLE (value text, ordinal integer)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    missing text[];
+BEGIN
+    SELECT array_agg(u.v) INTO missing
+    FROM (SELECT DISTINCT v FROM unnest(p_values) AS v WHERE v IS NOT NULL) AS u
+    WHERE NOT EXISTS (
+        SELECT 1 FROM llm_identities i WHERE i.org_id = p_org AND i.kind = p_kind AND i.value = u.v
+    );
+    IF missing IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock(hashtext('llm_identities'), hashtext(p_kind || ':' || p_org));
+        INSERT INTO llm_identities (org_id, kind, value, ordinal)
+        SELECT p_org, p_kind, m.v,
+               (SELECT coalesce(max(i.ordinal) + 1, 0) FROM llm_identities i
+                WHERE i.org_id = p_org AND i.kind = p_kind) + m.n::integer - 1
+        FROM unnest(missing) WITH ORDINALITY AS m(v, n)
+        ORDER BY m.n
+        ON CONFLICT (org_id, kind, value) DO NOTHING;
+    END IF;
+    RETURN QUERY
+        SELECT i.value, i.ordinal FROM llm_identities i
+        WHERE i.org_id = p_org AND i.kind = p_kind AND i.value = ANY (p_values);
+END
+$$;
+
+-- 4. Bitmaps of the users and sessions seen per hour and per UTC day: bit n is identity n.
+CREATE TABLE llm_users_bitmap_1hour (
+    org_id bigint NOT NULL,
+    bucket timestamptz NOT NULL,
+    bits varbit NOT NULL,
+    PRIMARY KEY (org_id, bucket)
+);
+CREATE TABLE llm_users_bitmap_1day (LIKE llm_users_bitmap_1hour INCLUDING ALL);
+CREATE TABLE llm_sessions_bitmap_1hour (LIKE llm_users_bitmap_1hour INCLUDING ALL);
+CREATE TABLE llm_sessions_bitmap_1day (LIKE llm_users_bitmap_1hour INCLUDING ALL);
+
+-- OR of two bitmaps of any lengths (the shorter is padded with zeros: later identities).
+CREATE FUNCTION bitmap_or(a varbit, b varbit) RETURNS varbit
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN a IS NULL THEN b
+        WHEN b IS NULL THEN a
+        WHEN length(a) = length(b) THEN a | b
+        WHEN length(a) > length(b) THEN a | (b || repeat('0', length(a) - length(b))::varbit)
+        ELSE (a || repeat('0', length(b) - length(a))::varbit) | b
+    END
+$$;
+
+-- The union of many bitmaps; bit_count() of it is the exact number of distinct identities.
+CREATE AGGREGATE bitmap_union(varbit) (SFUNC = bitmap_or, STYPE = varbit);
