@@ -26,39 +26,63 @@ CREATE TABLE llm_identities (
     kind text NOT NULL CHECK (kind IN ('user_id', 'session_id')),
     value text NOT NULL,
     ordinal integer NOT NULL,
-    PRIMARY KEY (org_id, kind, value),
-    UNIQUE (org_id, kind, ordinal)
+    PRIMARY KEY (org_id, kind, value)
+);
+-- The next free number per (org, kind); its row lock is what makes numbering one writer at a time.
+CREATE TABLE llm_identity_counters (
+    org_id bigint NOT NULL,
+    kind text NOT NULL,
+    next_ordinal integer NOT NULL,
+    PRIMARY KEY (org_id, kind)
 );
 
--- The numbers of `p_values`, numbering the new ones. Numbers must be dense and unique per
--- (org, kind): new ones are handed out under an advisory lock held to the end of the
--- caller's transaction (ingest calls this in its own short transaction, before the spans'
--- one). A value numbered concurrently by someone else is taken as they numbered it.
+-- The numbers of `p_values`, numbering the new ones. New numbers are taken from the
+-- counter row, locked to the end of the caller's transaction (ingest calls this in a short
+-- transaction of its own, before the spans' one); a value numbered meanwhile by someone
+-- else keeps their number (its reserved one is simply never used).
+-- Each value is looked up on its own through the primary key (LATERAL … LIMIT 1): a batch
+-- names a few hundred identities of an organization that may have millions.
 CREATE FUNCTION identity_ordinals(p_org bigint, p_kind text, p_values text[])
 RETURNS TABLE (value text, ordinal integer)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
     missing text[];
+    known_values text[];
+    known_ordinals integer[];
+    base integer;
 BEGIN
-    SELECT array_agg(u.v) INTO missing
+    SELECT array_agg(u.v) FILTER (WHERE found.ordinal IS NULL),
+           array_agg(u.v) FILTER (WHERE found.ordinal IS NOT NULL),
+           array_agg(found.ordinal) FILTER (WHERE found.ordinal IS NOT NULL)
+    INTO missing, known_values, known_ordinals
     FROM (SELECT DISTINCT v FROM unnest(p_values) AS v WHERE v IS NOT NULL) AS u
-    WHERE NOT EXISTS (
-        SELECT 1 FROM llm_identities i WHERE i.org_id = p_org AND i.kind = p_kind AND i.value = u.v
-    );
-    IF missing IS NOT NULL THEN
-        PERFORM pg_advisory_xact_lock(hashtext('llm_identities'), hashtext(p_kind || ':' || p_org));
-        INSERT INTO llm_identities (org_id, kind, value, ordinal)
-        SELECT p_org, p_kind, m.v,
-               (SELECT coalesce(max(i.ordinal) + 1, 0) FROM llm_identities i
-                WHERE i.org_id = p_org AND i.kind = p_kind) + m.n::integer - 1
-        FROM unnest(missing) WITH ORDINALITY AS m(v, n)
-        ORDER BY m.n
-        ON CONFLICT (org_id, kind, value) DO NOTHING;
+    LEFT JOIN LATERAL (
+        SELECT i.ordinal FROM llm_identities i
+        WHERE i.org_id = p_org AND i.kind = p_kind AND i.value = u.v LIMIT 1
+    ) AS found ON true;
+    IF missing IS NULL THEN
+        RETURN QUERY SELECT k.v, k.o FROM unnest(known_values, known_ordinals) AS k(v, o);
+        RETURN;
     END IF;
+    INSERT INTO llm_identity_counters (org_id, kind, next_ordinal) VALUES (p_org, p_kind, 0)
+    ON CONFLICT (org_id, kind) DO NOTHING;
+    SELECT c.next_ordinal INTO base FROM llm_identity_counters c
+    WHERE c.org_id = p_org AND c.kind = p_kind FOR UPDATE;
+    INSERT INTO llm_identities (org_id, kind, value, ordinal)
+    SELECT p_org, p_kind, m.v, base + m.n::integer - 1
+    FROM unnest(missing) WITH ORDINALITY AS m(v, n)
+    ORDER BY m.n
+    ON CONFLICT (org_id, kind, value) DO NOTHING;
+    UPDATE llm_identity_counters c SET next_ordinal = base + cardinality(missing)
+    WHERE c.org_id = p_org AND c.kind = p_kind;
     RETURN QUERY
-        SELECT i.value, i.ordinal FROM llm_identities i
-        WHERE i.org_id = p_org AND i.kind = p_kind AND i.value = ANY (p_values);
+        SELECT u.v, found.ordinal
+        FROM (SELECT DISTINCT v FROM unnest(p_values) AS v WHERE v IS NOT NULL) AS u
+        CROSS JOIN LATERAL (
+            SELECT i.ordinal FROM llm_identities i
+            WHERE i.org_id = p_org AND i.kind = p_kind AND i.value = u.v LIMIT 1
+        ) AS found;
 END
 $$;
 

@@ -10,7 +10,7 @@ from django.db import connection, connections
 from accounts import services
 from metrics.ingest import pipeline
 from metrics.ingest.validation import parse_json_span
-from tests.metrics.factories import rollup_rows
+from tests.metrics.factories import bitmap_identities, rollup_rows
 
 pytestmark = pytest.mark.usefixtures("committed_db")
 
@@ -35,6 +35,7 @@ def test_threads_ingesting_overlapping_batches_count_every_span_exactly_once(rol
             "completion_tokens": 5,
             "total_cost_usd": "0.0001",
             "user_id": f"u{i % 7}",
+            "session_id": f"s{i % 400}",  # many new identities at once: numbering under contention
         }
         for i in range(1500)
     ]
@@ -72,5 +73,17 @@ def test_threads_ingesting_overlapping_batches_count_every_span_exactly_once(rol
         rows = rollup_rows(table, organization.pk)
         assert sum(r["request_count"] for r in rows) == len(sent_ids), table
         assert sum(r["prompt_tokens_sum"] for r in rows) == 10 * len(sent_ids), table
+    # every identity has one number, no number is given twice, and the bitmaps hold exactly the sent ones
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT kind, count(*), count(DISTINCT ordinal) FROM llm_identities WHERE org_id = %s GROUP BY kind",
+            [organization.pk],
+        )
+        numbered = {kind: (total, distinct) for kind, total, distinct in cursor.fetchall()}
+    sent = [s for s in pool if s["span_id"] in sent_ids]
+    users, sessions = {s["user_id"] for s in sent}, {s["session_id"] for s in sent}
+    assert numbered == {"user_id": (len(users), len(users)), "session_id": (len(sessions), len(sessions))}
+    seen = bitmap_identities("llm_sessions_bitmap_1day", "session_id", organization.pk)
+    assert set().union(*seen.values()) == sessions
     expected_duration = sum(100 + int(s["span_id"], 16) - 1 for s in pool if s["span_id"] in sent_ids)
     assert sum(r["duration_sum"] for r in rollup_rows("llm_metrics_1day", organization.pk)) == expected_duration
