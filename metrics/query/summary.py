@@ -11,7 +11,9 @@ from metrics.query import catalog
 from metrics.query.builder import Params, filter_conditions
 from metrics.query.parallel import run_all
 from metrics.query.runner import COST_QUANTUM, format_timestamp, run_query
+from metrics.query.sources import RAW, split
 from metrics.query.spec import Filter, MetricRequest, MetricsQuery
+from metrics.rollups.measures import ERROR_DIMENSIONS, ERROR_ROLLUPS_BY_GRAIN
 
 MOST_COMMON_ERRORS = 10
 
@@ -149,24 +151,44 @@ def _top_items(request: SummaryRequest) -> dict[str, list[dict[str, Any]]]:
     return result
 
 
-def _most_common_errors(request: SummaryRequest, error_count: int) -> list[dict[str, Any]]:
+def _most_common_errors(request: SummaryRequest) -> list[tuple[str, str, int, str | None]]:
+    """Failed spans by error type, from the error rollups where whole hours nest, raw spans elsewhere."""
     params = Params()
-    conditions = [
-        f"t.org_id = {params.add(request.org_id)}",
-        f"t.ts >= {params.add(request.start)}",
-        f"t.ts < {params.add(request.end)}",
-        "t.status_code = 'ERROR'",
-        *filter_conditions(request.filters, "t", params),
-    ]
+    usable = all(f.dimension.name in ERROR_DIMENSIONS for f in request.filters)
+    ladder = ("1day", "1hour") if usable else ()
+    parts = []
+    for segment in split(request.start, request.end, ladder, request.now):
+        if segment.source == RAW:
+            alias, table, time_column = "t", "llm_traces", "ts"
+            kept = [f"{alias}.status_code = 'ERROR'"]
+            aggregates = "count(*), min(t.error_message)"
+        else:
+            alias, table, time_column = "r", ERROR_ROLLUPS_BY_GRAIN[segment.source].table, "bucket"
+            kept = []
+            aggregates = "sum(r.error_count), min(r.sample_message)"
+        conditions = [
+            f"{alias}.org_id = {params.add(request.org_id)}",
+            f"{alias}.{time_column} >= {params.add(segment.start)}",
+            f"{alias}.{time_column} < {params.add(segment.end)}",
+            *kept,
+            *filter_conditions(request.filters, alias, params),
+        ]
+        # A missing and an empty error type are both "unknown".
+        error_type = f"coalesce(nullif({alias}.error_type, ''), 'unknown')"
+        parts.append(
+            f"SELECT {error_type}, {aggregates} FROM {table} {alias} WHERE {' AND '.join(conditions)} GROUP BY 1"
+        )
     sql = (
-        "SELECT t.status_code, coalesce(t.error_type, 'unknown') AS error_type, count(*) AS n,"
-        " min(t.error_message) AS sample_message"
-        f" FROM llm_traces t WHERE {' AND '.join(conditions)}"
-        f" GROUP BY 1, 2 ORDER BY n DESC, error_type LIMIT {MOST_COMMON_ERRORS}"
+        "SELECT 'ERROR', error_type, sum(n)::bigint AS n, min(sample) AS sample_message"
+        f" FROM ({' UNION ALL '.join(parts)}) AS parts(error_type, n, sample)"
+        f" GROUP BY error_type ORDER BY n DESC, error_type LIMIT {MOST_COMMON_ERRORS}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params.values)
-        rows = cursor.fetchall()
+        return cursor.fetchall()
+
+
+def _error_items(rows: list[tuple[str, str, int, str | None]], error_count: int) -> list[dict[str, Any]]:
     return [
         {
             "status_code": status,
@@ -181,10 +203,14 @@ def _most_common_errors(request: SummaryRequest, error_count: int) -> list[dict[
 
 def summarize(request: SummaryRequest) -> dict[str, Any]:
     length = request.end - request.start
-    tasks = [lambda: _period(request, request.start, request.end), lambda: _top_items(request)]
+    tasks = [
+        lambda: _period(request, request.start, request.end),
+        lambda: _top_items(request),
+        lambda: _most_common_errors(request),
+    ]
     if request.compare_previous:
         tasks.append(lambda: _period(request, request.start - length, request.start))
-    current, top_items, *rest = run_all(tasks)
+    current, top_items, error_rows, *rest = run_all(tasks)
     previous = rest[0] if rest else None
     errors, successes = current.pop("_errors")
     if previous is not None:
@@ -200,6 +226,6 @@ def summarize(request: SummaryRequest) -> dict[str, Any]:
             "success_count": successes,
             "error_rate": current["error_rate"],
             "success_rate": current["success_rate"],
-            "most_common_errors": _most_common_errors(request, errors),
+            "most_common_errors": _error_items(error_rows, errors),
         },
     }

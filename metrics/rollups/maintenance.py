@@ -12,11 +12,13 @@ deadlocking.
 
 from metrics.rollups.measures import (
     ACTIVITY_ROLLUPS,
+    ERROR_ROLLUPS,
     IDENTITY_BITMAPS,
     MEASURES,
     ROLLUP_DIMENSIONS,
     ROLLUPS,
     ActivityRollup,
+    ErrorRollup,
     Grain,
     IdentityBitmap,
     Measure,
@@ -30,6 +32,8 @@ SPAN_COLUMNS_FOR_ROLLUPS: tuple[str, ...] = (
     *ROLLUP_DIMENSIONS,
     *(m.span_column for m in MEASURES),
     *(a.span_column for a in ACTIVITY_ROLLUPS),
+    "error_type",
+    "error_message",
 )
 
 
@@ -176,6 +180,21 @@ def bitmap_upsert_sql(bitmap: IdentityBitmap, source: str, ordinals: str) -> str
 ON CONFLICT (org_id, bucket) DO UPDATE SET bits = bitmap_or(t.bits, EXCLUDED.bits)"""
 
 
+def error_upsert_sql(rollup: ErrorRollup, source: str) -> str:
+    """INSERT … ON CONFLICT adding the failed spans of `source` to an error rollup."""
+    return f"""INSERT INTO {rollup.table} AS t (org_id, bucket, provider, model, environment, error_type,
+                                      error_count, sample_message)
+    SELECT org_id, {_bucket(rollup.grain)} AS bucket, provider, model, environment,
+           coalesce(error_type, '') AS error_type, count(*), min(error_message)
+    FROM {source}
+    WHERE status_code = 'ERROR'
+    GROUP BY 1, 2, 3, 4, 5, 6
+    ORDER BY 1, 2, 3, 4, 5, 6
+ON CONFLICT (org_id, bucket, provider, model, environment, error_type) DO UPDATE SET
+    error_count = t.error_count + EXCLUDED.error_count,
+    sample_message = LEAST(t.sample_message, EXCLUDED.sample_message)"""
+
+
 def all_rollup_upserts(source: str, ordinals: dict[str, str]) -> list[tuple[str, str]]:
     """(name, SQL) for every rollup fed from `source`, in a fixed order.
 
@@ -186,4 +205,5 @@ def all_rollup_upserts(source: str, ordinals: dict[str, str]) -> list[tuple[str,
     statements += [
         (bitmap.table, bitmap_upsert_sql(bitmap, source, ordinals[bitmap.span_column])) for bitmap in IDENTITY_BITMAPS
     ]
+    statements += [(rollup.table, error_upsert_sql(rollup, source)) for rollup in ERROR_ROLLUPS]
     return statements

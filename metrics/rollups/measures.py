@@ -144,11 +144,32 @@ def identity_bitmap(span_column: str, grain_name: str) -> IdentityBitmap:
     return next(b for b in IDENTITY_BITMAPS if b.span_column == span_column and b.grain.name == grain_name)
 
 
+@dataclass(frozen=True, slots=True)
+class ErrorRollup:
+    """Failed spans per hour or UTC day, by provider, model, environment and error type.
+
+    Holds how many failed and one sample message (the smallest, so the same whatever the
+    arrival order): the summary's "most common errors" without reading every failed span.
+    A missing error type is stored as ''.
+    """
+
+    table: str
+    grain: Grain
+
+
+ERROR_DIMENSIONS: tuple[str, ...] = ("provider", "model", "environment", "error_type")
+ERROR_ROLLUPS: tuple[ErrorRollup, ...] = (
+    ErrorRollup("llm_errors_1hour", GRAINS_BY_NAME["1hour"]),
+    ErrorRollup("llm_errors_1day", GRAINS_BY_NAME["1day"]),
+)
+ERROR_ROLLUPS_BY_GRAIN = {rollup.grain.name: rollup for rollup in ERROR_ROLLUPS}
+
 # Every table derived from llm_traces, and llm_traces with them: what rebuilds, retention,
 # the benchmark's reload and the tests' cleanup go over.
 ROLLUP_TABLES: tuple[str, ...] = (
     *(r.table for r in ROLLUPS),
     *(a.table for a in ACTIVITY_ROLLUPS),
     *(b.table for b in IDENTITY_BITMAPS),
+    *(e.table for e in ERROR_ROLLUPS),
 )
 SPAN_TABLES: tuple[str, ...] = ("llm_traces", *ROLLUP_TABLES, "llm_identities")

@@ -8,7 +8,7 @@ from django.db import connection, transaction
 
 from metrics.rollups.identities import ORDINALS_TABLE_SQL, number_identities
 from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, all_rollup_upserts
-from metrics.rollups.measures import IDENTITY_COLUMNS, ROLLUP_TABLES
+from metrics.rollups.measures import IDENTITY_BITMAPS, IDENTITY_COLUMNS, ROLLUP_TABLES
 
 SOURCE = "rebuild_source"
 
@@ -61,8 +61,9 @@ def _rebuild_day(day: datetime, org_id: int | None, tables: Collection[str]) -> 
             params,
         )
         spans = cursor.rowcount
-        for identity in IDENTITY_COLUMNS:
-            number_identities(cursor, SOURCE, identity)
+        if any(bitmap.table in chosen for bitmap in IDENTITY_BITMAPS):
+            for identity in IDENTITY_COLUMNS:
+                number_identities(cursor, SOURCE, identity)
         for table in chosen:
             cursor.execute(f"DELETE FROM {table} WHERE bucket >= %(low)s AND bucket < %(high)s{org_filter}", params)
         ordinals = {identity: ORDINALS_TABLE_SQL.format(kind=identity) for identity in IDENTITY_COLUMNS}

@@ -80,7 +80,12 @@ def test_seed_demo_uses_the_given_or_default_password(db):
 
 
 def test_rebuild_rollups_equals_the_live_rollups(org):
-    ingest(org, *[json_span(duration_ms=10 * i, user_id=f"u{i % 3}") for i in range(1, 30)])
+    spans = [json_span(duration_ms=10 * i, user_id=f"u{i % 3}", session_id=f"s{i % 4}") for i in range(1, 30)]
+    for span in spans[::5]:
+        span.update(
+            status_code="ERROR", error_type="Timeout", error_message=f"timed out after {span['duration_ms']} ms"
+        )
+    ingest(org, *spans)
     tables = ROLLUP_TABLES
     live = {t: _table_rows(t, org.pk) for t in tables}
     with connection.cursor() as cursor:

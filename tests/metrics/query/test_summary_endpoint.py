@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -120,3 +120,40 @@ def test_outside_a_transaction_the_summary_queries_run_in_parallel_with_the_same
         {"provider": "openai", "model": "gpt-4o", "value": 6, "percentage": 60.0}
     ]
     assert body["quality"]["error_count"] == 2
+
+
+@pytest.mark.parametrize("filters", [{}, {"provider": "openai"}, {"provider": "anthropic"}])
+def test_most_common_errors_from_rollups_and_raw_edges_equal_a_plain_count(reader, org, filters):
+    # given: failures of several types over two days, some in the partial hours at the range's edges
+    failures = []
+    for i in range(60):
+        failures.append(
+            span(
+                DAY + timedelta(minutes=37 * i),
+                provider=["openai", "anthropic"][i % 2],
+                status_code="ERROR",
+                error_type=["Timeout", "RateLimitError", None, ""][i % 4],
+                error_message=None if i % 5 == 0 else f"failure {i:02d}",
+            )
+        )
+    ingest(org, failures)
+    start, end = DAY + timedelta(hours=3, minutes=10), DAY + timedelta(days=1, hours=9, minutes=50)
+    # when
+    params = {"start_time": start.isoformat(), "end_time": end.isoformat(), **filters}
+    got = reader.get(URL, params).json()["quality"]["most_common_errors"]
+    # then: the same as counting the failed spans of the range one by one
+    chosen = [
+        f
+        for f in failures
+        if start <= datetime.fromisoformat(f["start_time"]) < end
+        and f["provider"] == filters.get("provider", f["provider"])
+    ]
+    expected: dict[str, list] = {}
+    for f in chosen:
+        entry = expected.setdefault(f.get("error_type") or "unknown", [0, None])
+        entry[0] += 1
+        if f.get("error_message") and (entry[1] is None or f["error_message"] < entry[1]):
+            entry[1] = f["error_message"]
+    ranked = sorted(expected.items(), key=lambda item: (-item[1][0], item[0]))
+    assert [(e["error_type"], e["count"], e["sample_message"]) for e in got] == [(t, n, m) for t, (n, m) in ranked]
+    assert sum(e["count"] for e in got) == len(chosen)

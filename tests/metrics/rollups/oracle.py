@@ -67,6 +67,19 @@ def expected_identities(spans: list[dict[str, Any]], identity: str, grain: Grain
     return dict(seen)
 
 
+def expected_errors(spans: list[dict[str, Any]], grain: Grain) -> dict[tuple, tuple[int, str | None]]:
+    """Failed spans per (bucket, provider, model, environment, error type or ''): count, smallest message."""
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for span in spans:
+        if span["status_code"] == "ERROR":
+            key = (truncate(span["ts"], grain), span["provider"], span["model"], span["environment"])
+            groups[(*key, span["error_type"] or "")].append(span)
+    return {
+        key: (len(members), min((m["error_message"] for m in members if m["error_message"]), default=None))
+        for key, members in groups.items()
+    }
+
+
 def normalize_db_rows(
     rows: list[dict[str, Any]], dimensions: tuple[str, ...] = ROLLUP_DIMENSIONS
 ) -> dict[tuple, dict[str, Any]]:

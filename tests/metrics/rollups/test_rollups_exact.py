@@ -12,10 +12,16 @@ from hypothesis import strategies as st
 from accounts import services
 from metrics.ingest import pipeline
 from metrics.ingest.validation import parse_json_span
-from metrics.rollups.measures import IDENTITY_BITMAPS, ROLLUPS
+from metrics.rollups.measures import ERROR_DIMENSIONS, ERROR_ROLLUPS, IDENTITY_BITMAPS, ROLLUPS
 from metrics.rollups.rebuild import rebuild_rollups
 from tests.metrics.factories import bitmap_identities, rollup_rows
-from tests.metrics.rollups.oracle import expected_activity, expected_identities, expected_rollups, normalize_db_rows
+from tests.metrics.rollups.oracle import (
+    expected_activity,
+    expected_errors,
+    expected_identities,
+    expected_rollups,
+    normalize_db_rows,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +45,8 @@ span_strategy = st.fixed_dictionaries(
         "total_cost": st.one_of(st.none(), st.decimals(0, 5, places=10)),
         "user": st.one_of(st.none(), st.sampled_from(["u1", "u2", "u3"])),
         "session": st.one_of(st.none(), st.sampled_from(["s1", "s2"])),
+        "error_type": st.sampled_from([None, "", "RateLimitError", "Timeout"]),
+        "error_message": st.sampled_from([None, "slow down", "try again"]),
     }
 )
 
@@ -61,6 +69,9 @@ def as_json_span(drawn: dict) -> dict:
         "total_cost_usd": None if drawn["total_cost"] is None else str(drawn["total_cost"]),
         "user_id": drawn["user"],
         "session_id": drawn["session"],
+        # errors are described only on failed spans (a description on an UNSET one makes it fail)
+        "error_type": drawn["error_type"] if drawn["status_code"] == "ERROR" else None,
+        "error_message": drawn["error_message"] if drawn["status_code"] == "ERROR" else None,
     }
     return {k: v for k, v in span.items() if v is not None}
 
@@ -89,6 +100,8 @@ def as_stored(span: dict) -> dict:
         "total_cost": None if "total_cost_usd" not in span else Decimal(span["total_cost_usd"]),
         "user_id": span.get("user_id"),
         "session_id": span.get("session_id"),
+        "error_type": span.get("error_type"),
+        "error_message": span.get("error_message"),
     }
 
 
@@ -96,6 +109,11 @@ def snapshot(org_id: int) -> dict:
     tables: dict = {r.table: normalize_db_rows(rollup_rows(r.table, org_id), r.dimensions) for r in ROLLUPS}
     for bitmap in IDENTITY_BITMAPS:
         tables[bitmap.table] = bitmap_identities(bitmap.table, bitmap.span_column, org_id)
+    for errors in ERROR_ROLLUPS:
+        tables[errors.table] = {
+            (row["bucket"], *(row[d] for d in ERROR_DIMENSIONS)): (row["error_count"], row["sample_message"])
+            for row in rollup_rows(errors.table, org_id)
+        }
     with connection.cursor() as cursor:
         for table, identity in (("llm_users_1day", "user_id"), ("llm_sessions_1day", "session_id")):
             cursor.execute(
@@ -129,6 +147,8 @@ def test_rollups_equal_a_recomputation_after_batches_duplicates_and_late_spans(r
         assert live[rollup.table] == expected_rollups(spans, rollup.grain, rollup.dimensions), rollup.table
     for bitmap in IDENTITY_BITMAPS:
         assert live[bitmap.table] == expected_identities(spans, bitmap.span_column, bitmap.grain), bitmap.table
+    for errors in ERROR_ROLLUPS:
+        assert live[errors.table] == expected_errors(spans, errors.grain), errors.table
     assert live["llm_users_1day"] == expected_activity(spans, "user_id")
     assert live["llm_sessions_1day"] == expected_activity(spans, "session_id")
     # and rebuilding from raw gives the very same rows

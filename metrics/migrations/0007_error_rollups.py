@@ -1,0 +1,36 @@
+"""Error rollups for the summary's most common errors (raw SQL, commented).
+
+Spans already stored get their rows from rebuild_rollups, as in 0006.
+"""
+
+from pathlib import Path
+
+from django.db import migrations
+
+SQL = Path(__file__).parent / "sql"
+NEW_TABLES = ("llm_errors_1hour", "llm_errors_1day")
+
+
+def fill_error_rollups(apps, schema_editor) -> None:
+    from datetime import timedelta
+
+    from metrics.rollups.rebuild import rebuild_rollups
+
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT min(ts), max(ts) FROM llm_traces")
+        first, last = cursor.fetchone()
+    if first is not None:
+        rebuild_rollups(start=first, end=last + timedelta(microseconds=1), tables=NEW_TABLES)
+
+
+class Migration(migrations.Migration):
+    atomic = False  # one transaction per rebuilt day, not one for the whole history
+
+    dependencies = [("metrics", "0006_totals_and_bitmaps")]
+    operations = [
+        migrations.RunSQL(
+            sql=(SQL / "0007_error_rollups.sql").read_text(),
+            reverse_sql="DROP TABLE IF EXISTS llm_errors_1hour, llm_errors_1day;",
+        ),
+        migrations.RunPython(fill_error_rollups, migrations.RunPython.noop),
+    ]
