@@ -166,7 +166,7 @@ CROSS JOIN LATERAL (
     SELECT ts, duration_ms,
            CASE WHEN g.u_stream < 0.5 THEN round((duration_ms * (0.08 + 0.25 * g.u_ttft))::numeric, 3) END AS ttft_ms
     FROM (
-        SELECT date_trunc('day', %(start)s::timestamptz, 'UTC') + floor(g.u_day * (%(days)s + 1)) * interval '1 day'
+        SELECT date_trunc('day', %(start)s::timestamptz, 'UTC') + floor(g.u_day * %(days)s) * interval '1 day'
                    -- time of day: a quarter uniform, the rest normal around 15:00 UTC (sd 3.5 h), wrapped
                    + make_interval(secs => CASE WHEN g.u_mix < 0.25 THEN g.u_tod2 * 86400
                           ELSE 54000 + 12600 * d.n_time_of_day
@@ -176,9 +176,12 @@ CROSS JOIN LATERAL (
                    * CASE WHEN d.status_code = 'ERROR' THEN 0.4 ELSE 1 END, 3)) AS duration_ms
     ) AS raw
     CROSS JOIN LATERAL (
-        -- Whole days keep the time of day (the daily cycle) while folding into [start, end).
-        SELECT CASE WHEN raw_ts < %(start)s::timestamptz THEN raw_ts + interval '1 day'
-                    WHEN raw_ts >= %(end)s::timestamptz THEN raw_ts - interval '1 day'
+        -- `days` whole calendar days from the one holding start; the part of the first one
+        -- before start moves by the whole range to the last (partial) day, keeping its time
+        -- of day (the daily cycle): every day of the range gets the same share. (Drawing
+        -- days + 1 days and moving by one day gave the last full day twice its share.)
+        SELECT CASE WHEN raw_ts < %(start)s::timestamptz THEN raw_ts + make_interval(days => %(days)s)
+                    WHEN raw_ts >= %(end)s::timestamptz THEN raw_ts - make_interval(days => %(days)s)
                     ELSE raw_ts END AS ts
     ) AS clamped
 ) AS t

@@ -279,10 +279,11 @@ def percentile_ctes(query: MetricsQuery, segments: list[Segment], params: Params
     for measure in sorted(needed_percentiles(query)):
         parts = " UNION ALL ".join(sketch_parts_sql(query, s, measure, params, whole) for s in segments)
         # The keys and counts of each answer row travel as two arrays; the application merges them
-        # and finds the quantiles (runner.batch_quantiles), far cheaper than hashing or sorting
+        # and finds the quantiles (percentiles.batch_quantiles), far cheaper than hashing or sorting
         # every key and running window functions in SQL.
         sql = (
-            f"SELECT {group}, {gather}(k) AS _{measure}_keys, {gather}(c) AS _{measure}_counts"
+            f"SELECT {group}, array_send({gather}(k)) AS _{measure}_keys,"
+            f" array_send({gather}(c)) AS _{measure}_counts"
             f" FROM ({parts}) AS parts GROUP BY {group}"
         )
         ctes.append((f"pct_{measure}", sql))

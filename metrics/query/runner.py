@@ -9,14 +9,13 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import psycopg
 from django.db import connection
 
 from metrics.query import builder, sources
 from metrics.query.catalog import PERCENTILES, Interval
+from metrics.query.percentiles import COUNT_ELEMENT, KEY_ELEMENT, batch_quantiles, decode_arrays
 from metrics.query.spec import Having, MetricRequest, MetricsQuery
-from metrics.sketch import GAMMA, ZERO_KEY
 
 COST_QUANTUM = Decimal("1e-10")
 
@@ -54,35 +53,6 @@ def run_query(query: MetricsQuery) -> QueryResult:
 
 
 # ---- sketch percentiles, and what SQL leaves to us when they are involved ----------------------
-
-
-def batch_quantiles(
-    keys_per_row: list[list[int]], counts_per_row: list[list[int]], quantiles: list[float]
-) -> list[list[float | None]]:
-    """The quantiles of many concatenated sketches at once (one vectorised pass over all their keys).
-
-    Rows are sorted by (row, key); a running count over everything, minus each row's count
-    before it, gives each row's ranks, found with one binary search per quantile.
-    """
-    lengths = np.fromiter((len(k) for k in keys_per_row), dtype=np.int64, count=len(keys_per_row))
-    if not lengths.sum():
-        return [[None] * len(quantiles) for _ in keys_per_row]
-    keys = np.concatenate([np.asarray(k, dtype=np.int64) for k in keys_per_row if len(k)])
-    counts = np.concatenate([np.asarray(c, dtype=np.int64) for c in counts_per_row if len(c)])
-    rows = np.repeat(np.arange(len(keys_per_row)), lengths)
-    order = np.lexsort((keys, rows))
-    keys, rows, running = keys[order], rows[order], np.cumsum(counts[order])
-    ends = np.cumsum(lengths)  # one past each row's last element
-    before = np.where(ends - lengths > 0, running[np.maximum(ends - lengths - 1, 0)], 0)
-    totals = np.where(lengths > 0, running[np.maximum(ends - 1, 0)] - before, 0)
-    values = np.empty((len(keys_per_row), len(quantiles)), dtype=np.float64)
-    for column, q in enumerate(quantiles):
-        # nearest_rank(q, n) = max(1, ceil(q * n)) in float64, exactly as metrics.sketch computes it
-        ranks = np.maximum(1, np.ceil(q * totals.astype(np.float64))).astype(np.int64)
-        found = np.searchsorted(running, before + ranks, side="left")
-        chosen = keys[np.minimum(found, len(keys) - 1)]
-        values[:, column] = np.where(chosen == ZERO_KEY, 0.0, 2.0 * GAMMA ** chosen.astype(np.float64) / (GAMMA + 1.0))
-    return [[float(v) for v in values[i]] if lengths[i] else [None] * len(quantiles) for i in range(len(keys_per_row))]
 
 
 def percentile_targets(query: MetricsQuery) -> list[tuple[str, list[str], list[float]]]:
@@ -127,9 +97,9 @@ def finish(records: list[dict[str, Any]], query: MetricsQuery) -> list[dict[str,
     """Percentiles from sketches, then HAVING, ORDER BY and LIMIT (+1), as the SQL would have."""
     having = list(query.having)
     for measure, columns, quantiles in percentile_targets(query):
-        keys = [record.pop(f"_{measure}_keys") or [] for record in records]
-        counts = [record.pop(f"_{measure}_counts") or [] for record in records]
-        for record, values in zip(records, batch_quantiles(keys, counts, quantiles), strict=True):
+        lengths, keys = decode_arrays([record.pop(f"_{measure}_keys") for record in records], KEY_ELEMENT)
+        _, counts = decode_arrays([record.pop(f"_{measure}_counts") for record in records], COUNT_ELEMENT)
+        for record, values in zip(records, batch_quantiles(lengths, keys, counts, quantiles), strict=True):
             record.update(zip(columns, values, strict=True))
     kept = [record for record in records if _passes(record, having)]
     kept.sort(key=lambda record: _natural_key(record, query))

@@ -72,6 +72,20 @@ def test_seed_demo_is_idempotent_and_deterministic(db):
     assert sorted((m, p) for _, m, p in first) == sorted((m, p) for _, m, p in again)
 
 
+def test_demo_spans_fill_every_day_of_the_range_alike(db):
+    run("seed_demo", "--org", "even", "--spans", "9000", "--days", "9", "--seed", "5")
+    per_day: dict[date, int] = {}
+    for span in stored_spans(Organization.objects.get(slug="even").pk):
+        day = span["ts"].astimezone(UTC).date()
+        per_day[day] = per_day.get(day, 0) + 1
+    days = sorted(per_day)
+    full_days = [per_day[d] for d in days[1:-1]]  # the first and last are partial
+    assert sum(per_day.values()) == 9000
+    mean = 9000 / 9
+    assert all(abs(n - mean) < 0.15 * mean for n in full_days), per_day
+    assert abs(per_day[days[0]] + per_day[days[-1]] - mean) < 0.15 * mean, per_day
+
+
 def test_seed_demo_uses_the_given_or_default_password(db):
     run("seed_demo", "--org", "pw", "--spans", "0")
     assert services.login_membership(username="pw-viewer", password="demo-password", organization_slug=None)

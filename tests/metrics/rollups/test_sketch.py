@@ -87,8 +87,9 @@ def test_sql_merge_adds_counts_key_by_key():
     assert (keys, counts) == ([1, 5, 7, 9], [2, 4, 4, 1])
 
 
+@pytest.mark.django_db
 def test_the_vectorised_merge_answers_like_the_reference_sketch():
-    from metrics.query.runner import batch_quantiles
+    from metrics.query.percentiles import COUNT_ELEMENT, KEY_ELEMENT, batch_quantiles, decode_arrays
 
     generator = random.Random(99)
     rows_keys, rows_counts, expected = [], [], []
@@ -100,7 +101,18 @@ def test_the_vectorised_merge_answers_like_the_reference_sketch():
         rows_counts.append([c for _, counts in parts for c in counts])
         merged = sketch_from_values(values)
         expected.append([sketch_quantile(*merged, q) for q in quantiles])
-    actual = batch_quantiles(rows_keys, rows_counts, quantiles)
+    # the arrays travel as PostgreSQL's array_send() bytes, as the metrics queries send them
+    with connection.cursor() as cursor:
+        encoded = []
+        for keys, counts in zip(rows_keys, rows_counts, strict=True):
+            cursor.execute("SELECT array_send(%s::integer[]), array_send(%s::bigint[])", [keys, counts])
+            encoded.append(tuple(bytes(b) for b in cursor.fetchone()))
+    lengths, keys = decode_arrays([k for k, _ in encoded], KEY_ELEMENT)
+    _, counts = decode_arrays([c for _, c in encoded], COUNT_ELEMENT)
+    assert lengths.tolist() == [len(k) for k in rows_keys]
+    assert keys.tolist() == [k for row in rows_keys for k in row]
+    assert counts.tolist() == [c for row in rows_counts for c in row]
+    actual = batch_quantiles(lengths, keys, counts, quantiles)
     assert [[v is None for v in row] for row in actual] == [[v is None for v in row] for row in expected]
     for got_row, want_row in zip(actual, expected, strict=True):
         for got, want in zip(got_row, want_row, strict=True):
