@@ -287,13 +287,12 @@ def run_ingest(url: str, key: str, token: str, batches: int, clients: int) -> di
 
 def visibility_lag(url: str, key: str, token: str) -> float:
     """Seconds from a batch's acknowledgment until GET /metrics counts all of it."""
-    import httpx
-
+    from bench.client import Client
     from bench.otlp_load import otlp_body
 
     model = f"lag-probe-{uuid.uuid4().hex[:8]}"
     body = otlp_body(500, random.Random(), model=model)
-    with httpx.Client(timeout=60) as http:
+    with Client(timeout=60) as http:
         http.post(
             f"{url}/v1/traces", content=body, headers={"content-type": "application/x-protobuf", "x-api-key": key}
         )
@@ -347,10 +346,9 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
     parser.add_argument("--smoke", action="store_true", help="tiny and strict: fail on any wrong answer")
     args = parser.parse_args()
     setup_django()
-    import httpx
-
     from accounts import services
     from accounts.models import Organization
+    from bench.client import Client
     from bench.scenarios import scenarios
     from bench.server import Server, server_env
 
@@ -370,7 +368,7 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
     results: dict[str, Any] = {}
     failures: list[str] = []
     env_args = (os.environ.get("DATABASE_URL"), BENCH_DATA_DIR)
-    with Server(server_env(*env_args, cache_ttl=0), args.workers) as server, httpx.Client(timeout=120) as http:
+    with Server(server_env(*env_args, cache_ttl=0), args.workers) as server, Client(timeout=120) as http:
         token = login(http, server.url, "bench-large")
         for scenario in plan:
             log(f"{scenario.name}: {scenario.title}")
@@ -400,7 +398,7 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
         if not results["I1"]["all_accepted"]:
             failures.append("I1: not every batch was accepted")
         peak_rss = server.peak_worker_rss
-    with Server(server_env(*env_args, cache_ttl=300), args.workers) as server, httpx.Client(timeout=120) as http:
+    with Server(server_env(*env_args, cache_ttl=300), args.workers) as server, Client(timeout=120) as http:
         token = login(http, server.url, "bench-large")
         log("S7: S1 from a warm cache")
         warm_cache(http, server.url, plan[0], token, args.workers)

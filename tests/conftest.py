@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from accounts import services
 from accounts.models import Membership, Organization, Role
 from accounts.tokens import access_for_membership
+from metrics.rollups.identities import forget_known_ordinals
 from metrics.rollups.measures import SPAN_TABLES
 
 PASSWORD = "correct-horse-battery"
@@ -51,6 +52,7 @@ def committed_db(transactional_db: None) -> Iterator[None]:
 
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(SPAN_TABLES)}")
+    forget_known_ordinals()
 
 
 @pytest.fixture

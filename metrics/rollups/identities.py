@@ -20,24 +20,45 @@ _BATCH_SQL = (
 )
 
 
+# A number never changes once given and committed, so each process remembers the ones it has
+# seen: a batch of known users and sessions then needs no database round trip at all.
+_known: dict[tuple[int, str, str], int] = {}
+KNOWN_LIMIT = 1_000_000
+
+
+def forget_known_ordinals() -> None:
+    """Empties this process's memory of numbers (after the identities table was emptied)."""
+    _known.clear()
+
+
 def batch_ordinals(org_id: int, users: Iterable[str | None], sessions: Iterable[str | None]) -> dict[str, Any]:
     """The numbers of a batch's users and sessions, as the ingest statement's parameters."""
-    params = {
-        "org_id": org_id,
-        "user_id": sorted({u for u in users if u is not None}),
-        "session_id": sorted({s for s in sessions if s is not None}),
-    }
-    found: dict[str, tuple[list[str], list[int]]] = {"user_id": ([], []), "session_id": ([], [])}
-    if params["user_id"] or params["session_id"]:
+    wanted = {"user_id": {u for u in users if u is not None}, "session_id": {s for s in sessions if s is not None}}
+    found: dict[str, dict[str, int]] = {kind: {} for kind in wanted}
+    unknown: dict[str, list[str]] = {kind: [] for kind in wanted}
+    for kind, values in wanted.items():
+        for value in values:
+            number = _known.get((org_id, kind, value))
+            if number is None:
+                unknown[kind].append(value)
+            else:
+                found[kind][value] = number
+    if unknown["user_id"] or unknown["session_id"]:
         with connection.cursor() as cursor:
-            cursor.execute(_BATCH_SQL, params)
-            for kind, value, ordinal in cursor.fetchall():
-                found[kind][0].append(value)
-                found[kind][1].append(ordinal)
+            cursor.execute(_BATCH_SQL, {"org_id": org_id, **unknown})
+            rows = cursor.fetchall()
+        for kind, value, ordinal in rows:
+            found[kind][value] = ordinal
+        # Only numbers already committed may be remembered: inside a transaction they could
+        # still be rolled back and given to someone else.
+        if not connection.in_atomic_block:
+            if len(_known) + len(rows) > KNOWN_LIMIT:
+                _known.clear()
+            _known.update(((org_id, kind, value), ordinal) for kind, value, ordinal in rows)
     return {
         f"{kind}_{part}": values
-        for kind, (names, numbers) in found.items()
-        for part, values in (("values", names), ("ordinals", numbers))
+        for kind, numbers in found.items()
+        for part, values in (("values", list(numbers)), ("ordinals", list(numbers.values())))
     }
 
 

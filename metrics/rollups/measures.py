@@ -172,4 +172,4 @@ ROLLUP_TABLES: tuple[str, ...] = (
     *(b.table for b in IDENTITY_BITMAPS),
     *(e.table for e in ERROR_ROLLUPS),
 )
-SPAN_TABLES: tuple[str, ...] = ("llm_traces", *ROLLUP_TABLES, "llm_identities")
+SPAN_TABLES: tuple[str, ...] = ("llm_traces", *ROLLUP_TABLES, "llm_identities", "llm_identity_counters")

@@ -10,6 +10,7 @@ from django.db import connection, connections
 from accounts import services
 from metrics.ingest import pipeline
 from metrics.ingest.validation import parse_json_span
+from metrics.rollups import identities
 from tests.metrics.factories import bitmap_identities, rollup_rows
 
 pytestmark = pytest.mark.usefixtures("committed_db")
@@ -85,5 +86,11 @@ def test_threads_ingesting_overlapping_batches_count_every_span_exactly_once(rol
     assert numbered == {"user_id": (len(users), len(users)), "session_id": (len(sessions), len(sessions))}
     seen = bitmap_identities("llm_sessions_bitmap_1day", "session_id", organization.pk)
     assert set().union(*seen.values()) == sessions
+    # numbers given outside a transaction are remembered by the process, exactly as stored
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT kind, value, ordinal FROM llm_identities WHERE org_id = %s", [organization.pk])
+        stored = {(organization.pk, kind, value): ordinal for kind, value, ordinal in cursor.fetchall()}
+    remembered = {key: number for key, number in identities._known.items() if key[0] == organization.pk}
+    assert remembered == stored
     expected_duration = sum(100 + int(s["span_id"], 16) - 1 for s in pool if s["span_id"] in sent_ids)
     assert sum(r["duration_sum"] for r in rollup_rows("llm_metrics_1day", organization.pk)) == expected_duration
