@@ -14,3 +14,10 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 wsgi_app = "observatory.wsgi:application"
+
+
+def post_worker_init(worker: object) -> None:
+    """Each worker folds queued spans into the rollups twice a second (metrics.rollups.fold)."""
+    from metrics.rollups.fold import start_background_folding
+
+    start_background_folding()

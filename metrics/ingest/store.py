@@ -1,8 +1,10 @@
-"""Writes spans and their rollups in one statement, one transaction per request.
+"""Writes spans in one statement, one transaction per request, then folds them into the rollups.
 
 One INSERT … ON CONFLICT DO NOTHING puts the spans into llm_traces; its RETURNING rows (the
-spans actually new, never a re-sent one) feed every rollup upsert in the same statement, so
-the rollups change exactly when and as much as the raw table does.
+spans actually new, never a re-sent one) go to the rollup queue in the same statement, so
+what the rollups will receive is exactly what the raw table received. After the commit the
+queue is folded into the rollups (metrics.rollups.fold), together with whatever other
+batches queued meanwhile.
 """
 
 import logging
@@ -17,9 +19,9 @@ from django.db import connection, transaction
 from psycopg import errors as pg_errors
 
 from metrics.ingest.records import SpanRecord
-from metrics.rollups.identities import batch_ordinals
-from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, all_rollup_upserts
-from metrics.rollups.measures import IDENTITY_COLUMNS
+from metrics.rollups.fold import QUEUE, fold_quietly
+from metrics.rollups.identities import number_batch
+from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS
 from metrics.rollups.partitions import ensure_partitions, forget_partitions
 
 logger = logging.getLogger(__name__)
@@ -68,17 +70,10 @@ def _ingest_sql() -> str:
     input_names = ", ".join(name for name, _, _ in _INPUT_COLUMNS)
     stored = ["org_id"] + [_STORED_NAMES.get(name, name) for name, _, _ in _INPUT_COLUMNS]
     expressions = ["%(org_id)s::bigint"] + [expression for _, _, expression in _INPUT_COLUMNS]
-    ordinals = {identity: f"{identity}_ordinals" for identity in IDENTITY_COLUMNS}
-    ordinal_ctes = "".join(
-        f"{name} AS (\n    SELECT %(org_id)s::bigint AS org_id, o.value, o.ordinal"
-        f" FROM unnest(%({identity}_values)s::text[], %({identity}_ordinals)s::int[]) AS o(value, ordinal)\n),\n"
-        for identity, name in ordinals.items()
-    )
-    upserts = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in all_rollup_upserts("inserted", ordinals))
+    rollup_columns = ", ".join(SPAN_COLUMNS_FOR_ROLLUPS)
     return f"""WITH incoming AS (
     SELECT * FROM unnest({unnest_args}) WITH ORDINALITY AS s({input_names}, position)
 ),
-{ordinal_ctes}
 inserted AS (
     INSERT INTO llm_traces ({", ".join(stored)})
     SELECT {", ".join(expressions)}
@@ -87,9 +82,12 @@ inserted AS (
     -- copy of a span repeated within one batch the one kept, as across batches.
     ORDER BY ts, trace_id, span_id, position
     ON CONFLICT DO NOTHING
-    RETURNING {", ".join(SPAN_COLUMNS_FOR_ROLLUPS)}
+    RETURNING {rollup_columns}
 ),
-{upserts}
+queued AS (
+    -- Exactly the spans new to llm_traces wait for the rollups (metrics.rollups.fold).
+    INSERT INTO {QUEUE} ({rollup_columns}) SELECT {rollup_columns} FROM inserted
+)
 SELECT count(*) FROM inserted"""
 
 
@@ -113,8 +111,8 @@ def records_to_columns(org_id: int, records: Sequence[SpanRecord]) -> dict[str, 
 def store_columns(columns: dict[str, Any], days: set[Any]) -> int:
     """Inserts the column arrays; returns how many spans were new. Retries deadlocks."""
     ensure_partitions(days)
-    # Numbered before the spans' transaction, so that transaction holds no numbering lock.
-    columns = {**columns, **batch_ordinals(columns["org_id"], columns["user_id"], columns["session_id"])}
+    # Numbered before the spans are stored: a fold must find every queued identity's number.
+    number_batch(columns["org_id"], columns["user_id"], columns["session_id"])
     for attempt in range(1, DEADLOCK_RETRIES + 1):
         try:
             return _execute(columns)
@@ -150,4 +148,6 @@ def _execute(columns: dict[str, Any]) -> int:
 def store_records(org_id: int, records: Sequence[SpanRecord]) -> int:
     if not records:
         return 0
-    return store_columns(records_to_columns(org_id, records), {r.ts.date() for r in records})
+    stored = store_columns(records_to_columns(org_id, records), {r.ts.date() for r in records})
+    fold_quietly()  # the spans are committed: a failed fold only delays them in the rollups
+    return stored

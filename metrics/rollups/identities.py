@@ -2,7 +2,8 @@
 
 `identity_ordinals()` (migration 0006) hands out the numbers; ingest asks for a batch's
 identities in a short transaction of their own before storing the spans, and rebuilds ask
-for a day's. A number never changes once given.
+for a day's. A number never changes once given. The rollup SQL joins spans with
+llm_identities (ORDINALS_TABLE_SQL) to find them.
 """
 
 from collections.abc import Iterable
@@ -31,35 +32,22 @@ def forget_known_ordinals() -> None:
     _known.clear()
 
 
-def batch_ordinals(org_id: int, users: Iterable[str | None], sessions: Iterable[str | None]) -> dict[str, Any]:
-    """The numbers of a batch's users and sessions, as the ingest statement's parameters."""
-    wanted = {"user_id": {u for u in users if u is not None}, "session_id": {s for s in sessions if s is not None}}
-    found: dict[str, dict[str, int]] = {kind: {} for kind in wanted}
-    unknown: dict[str, list[str]] = {kind: [] for kind in wanted}
-    for kind, values in wanted.items():
-        for value in values:
-            number = _known.get((org_id, kind, value))
-            if number is None:
-                unknown[kind].append(value)
-            else:
-                found[kind][value] = number
-    if unknown["user_id"] or unknown["session_id"]:
-        with connection.cursor() as cursor:
-            cursor.execute(_BATCH_SQL, {"org_id": org_id, **unknown})
-            rows = cursor.fetchall()
-        for kind, value, ordinal in rows:
-            found[kind][value] = ordinal
-        # Only numbers already committed may be remembered: inside a transaction they could
-        # still be rolled back and given to someone else.
-        if not connection.in_atomic_block:
-            if len(_known) + len(rows) > KNOWN_LIMIT:
-                _known.clear()
-            _known.update(((org_id, kind, value), ordinal) for kind, value, ordinal in rows)
-    return {
-        f"{kind}_{part}": values
-        for kind, numbers in found.items()
-        for part, values in (("values", list(numbers)), ("ordinals", list(numbers.values())))
-    }
+def number_batch(org_id: int, users: Iterable[str | None], sessions: Iterable[str | None]) -> None:
+    """Makes sure every user and session of a batch has its number (before its spans are stored)."""
+    unknown: dict[str, list[str]] = {"user_id": [], "session_id": []}
+    for kind, values in (("user_id", users), ("session_id", sessions)):
+        unknown[kind] = sorted({v for v in values if v is not None and (org_id, kind, v) not in _known})
+    if not (unknown["user_id"] or unknown["session_id"]):
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_BATCH_SQL, {"org_id": org_id, **unknown})
+        rows = cursor.fetchall()
+    # Only numbers already committed may be remembered: inside a transaction they could
+    # still be rolled back and given to someone else.
+    if not connection.in_atomic_block:
+        if len(_known) + len(rows) > KNOWN_LIMIT:
+            _known.clear()
+        _known.update(((org_id, kind, value), ordinal) for kind, value, ordinal in rows)
 
 
 def number_identities(cursor: Any, source: str, identity: str) -> None:

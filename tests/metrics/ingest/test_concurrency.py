@@ -11,6 +11,7 @@ from accounts import services
 from metrics.ingest import pipeline
 from metrics.ingest.validation import parse_json_span
 from metrics.rollups import identities
+from metrics.rollups.fold import fold_pending
 from tests.metrics.factories import bitmap_identities, rollup_rows
 
 pytestmark = pytest.mark.usefixtures("committed_db")
@@ -70,6 +71,12 @@ def test_threads_ingesting_overlapping_batches_count_every_span_exactly_once(rol
         cursor.execute("SELECT count(*), count(DISTINCT span_id) FROM llm_traces WHERE org_id = %s", [organization.pk])
         total, distinct = cursor.fetchone()
     assert total == distinct == len(sent_ids)
+    # a fold running while a batch commits leaves it queued for the next one (the server folds
+    # twice a second); after one more fold the rollups hold every span exactly once
+    fold_pending()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM llm_rollup_queue")
+        assert cursor.fetchone()[0] == 0
     for table in ("llm_metrics_1min", "llm_metrics_1hour", "llm_metrics_1day"):
         rows = rollup_rows(table, organization.pk)
         assert sum(r["request_count"] for r in rows) == len(sent_ids), table

@@ -5,8 +5,9 @@ import psycopg
 import pytest
 from django.db import connection
 
+from metrics.rollups.fold import fold_pending
 from tests.metrics import otel_helpers
-from tests.metrics.factories import json_span, stored_spans
+from tests.metrics.factories import json_span, rollup_rows, stored_spans
 
 pytestmark = pytest.mark.usefixtures("committed_db")
 
@@ -22,13 +23,13 @@ def _connect_as_django_does() -> psycopg.Connection:
     )
 
 
-def test_a_locked_rollup_table_gives_503_then_the_retry_is_stored_once(api_key_client, org, settings):
-    # given: another session holds the rollup table, and ingest may wait only briefly
+def test_a_locked_span_table_gives_503_then_the_retry_is_stored_once(api_key_client, org, settings):
+    # given: another session holds the span table, and ingest may wait only briefly
     settings.INGEST_STATEMENT_TIMEOUT_MS = 300
     client = api_key_client(["spans:write"])
     batch = [json_span(), json_span()]
     blocker = _connect_as_django_does()
-    blocker.execute("LOCK TABLE llm_metrics_1min IN ACCESS EXCLUSIVE MODE")
+    blocker.execute("LOCK TABLE llm_traces IN ACCESS EXCLUSIVE MODE")
     try:
         # when
         response = post_spans(client, batch)
@@ -44,6 +45,33 @@ def test_a_locked_rollup_table_gives_503_then_the_retry_is_stored_once(api_key_c
     assert post_spans(client, batch).json() == {"accepted": 2, "duplicates": 0, "rejected": []}
     assert post_spans(client, batch).json()["duplicates"] == 2
     assert len(stored_spans(org.pk)) == 2
+
+
+def test_a_locked_rollup_table_delays_only_the_rollups(api_key_client, org):
+    # given: another session holds a rollup table
+    client = api_key_client(["spans:write"])
+    blocker = _connect_as_django_does()
+    blocker.execute("LOCK TABLE llm_metrics_1min IN ACCESS EXCLUSIVE MODE")
+    try:
+        # when: spans arrive meanwhile
+        response = post_spans(client, [json_span(), json_span()])
+    finally:
+        blocker.rollback()
+        blocker.close()
+    # then: they are stored and acknowledged, and wait in the queue (the fold gave up quickly)
+    assert response.json() == {"accepted": 2, "duplicates": 0, "rejected": []}
+    assert _queued() == 2
+    assert rollup_rows("llm_metrics_1min", org.pk) == []
+    # and the next fold (the server's folder runs twice a second) counts them, once
+    assert fold_pending() == 2
+    assert sum(r["request_count"] for r in rollup_rows("llm_metrics_1min", org.pk)) == 2
+    assert _queued() == 0
+
+
+def _queued() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM llm_rollup_queue")
+        return cursor.fetchone()[0]
 
 
 def test_an_unreachable_database_gives_otlp_clients_a_503_then_recovers(api_key_client, org):

@@ -189,3 +189,46 @@ def test_rollup_tables_have_exactly_the_declared_columns(db):
                 [rollup.table],
             )
             assert [r[0] for r in cursor.fetchall()] == rollup_columns(rollup)
+
+
+def test_spans_queued_when_a_day_is_rebuilt_are_counted_once(roles):
+    from metrics.ingest import store
+    from metrics.rollups.fold import fold_pending
+
+    organization = services.organization_ensure(slug="queued")
+    spans = [
+        as_json_span(
+            {
+                "trace": 1,
+                "span": n,
+                "age_seconds": 60 * n,
+                "provider": "p",
+                "model": "m",
+                "environment": "",
+                "status_code": "OK",
+                "duration_us": 1000 * n,
+                "ttft_us": None,
+                "prompt_tokens": n,
+                "completion_tokens": 1,
+                "total_cost": None,
+                "user": f"u{n % 2}",
+                "session": None,
+                "error_type": None,
+                "error_message": None,
+            }
+        )
+        for n in range(1, 11)
+    ]
+    # stored and queued, not folded yet (store_columns is ingest without its fold)
+    records = [parse_json_span(span) for span in spans]
+    store.store_columns(store.records_to_columns(organization.pk, records), {r.ts.date() for r in records})
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM llm_rollup_queue WHERE org_id = %s", [organization.pk])
+        assert cursor.fetchone()[0] == 10
+    # when: the rebuild counts them from llm_traces, then a fold runs
+    rebuild_rollups(start=NOW - timedelta(days=1), end=NOW + timedelta(days=1), org_id=organization.pk)
+    fold_pending()
+    # then: each counted once
+    expected = expected_rollups([as_stored(span) for span in spans], ROLLUPS[0].grain)
+    assert normalize_db_rows(rollup_rows("llm_metrics_1min", organization.pk)) == expected
+    assert sum(r["request_count"] for r in rollup_rows("llm_metrics_1day", organization.pk)) == 10

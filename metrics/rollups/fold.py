@@ -1,0 +1,86 @@
+"""Moves the queued spans (llm_rollup_queue) into every rollup, exactly once.
+
+Ingest queues the rollup columns of the spans it stored in the same statement that stores
+them, and then folds. One folder at a time: the others return at once, and what they
+queued is taken by the fold in progress or the next one. A thread in every server process
+folds twice a second as well, so nothing stays queued longer than that even when no
+ingest follows (`start_background_folding`).
+
+Folding many batches together is what makes ingest fast: the upserts of one fold cost
+about the same for 500 spans as for 5,000 (the rows to update are per bucket and key, not
+per span).
+"""
+
+import logging
+import threading
+import time
+
+from django.db import connection, transaction
+
+from metrics.rollups.identities import ORDINALS_TABLE_SQL
+from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, all_rollup_upserts
+from metrics.rollups.measures import IDENTITY_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+QUEUE = "llm_rollup_queue"
+FOLD_SOURCE = "fold_source"
+FOLD_LOCK = 7_362_104  # pg advisory lock key: "one folder at a time"
+BACKGROUND_INTERVAL_SECONDS = 0.5
+FOLD_LOCK_TIMEOUT_MS = 200
+
+_ORDINALS = {identity: ORDINALS_TABLE_SQL.format(kind=identity) for identity in IDENTITY_COLUMNS}
+_UPSERTS = all_rollup_upserts(FOLD_SOURCE, _ORDINALS)
+_COLUMNS = ", ".join(SPAN_COLUMNS_FOR_ROLLUPS)
+
+
+def fold_pending() -> int:
+    """Adds every queued span to the rollups; returns how many (0 when another fold is running)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [FOLD_LOCK])
+        if not cursor.fetchone()[0]:
+            return 0
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        # A rollup table held by someone else (a rebuild) must not hold up the ingest request
+        # folding after its commit: give up quickly, the spans stay queued for the next fold.
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{FOLD_LOCK_TIMEOUT_MS}ms"])
+        # (Dropped explicitly too: inside an outer transaction ON COMMIT comes too late.)
+        cursor.execute(f"DROP TABLE IF EXISTS {FOLD_SOURCE}")
+        cursor.execute(
+            f"CREATE TEMP TABLE {FOLD_SOURCE} ON COMMIT DROP AS"
+            f" WITH taken AS (DELETE FROM {QUEUE} RETURNING {_COLUMNS}) SELECT * FROM taken"
+        )
+        folded = cursor.rowcount
+        if folded:
+            for _, sql in _UPSERTS:
+                cursor.execute(sql)
+        cursor.execute(f"DROP TABLE {FOLD_SOURCE}")
+    return folded
+
+
+def fold_quietly() -> None:
+    """fold_pending for callers whose spans are committed: a failure is logged, the next fold retries."""
+    try:
+        fold_pending()
+    except Exception as exc:  # noqa: BLE001 - the spans stay queued; nothing is lost
+        logger.warning("folding queued spans into the rollups failed (%s); the next fold retries", type(exc).__name__)
+
+
+_started = threading.Event()
+
+
+def start_background_folding() -> None:
+    """A daemon thread folding every half second (once per process; gunicorn calls it per worker)."""
+    if _started.is_set():
+        return
+    _started.set()
+
+    def loop() -> None:
+        from django.db import close_old_connections
+
+        while True:
+            time.sleep(BACKGROUND_INTERVAL_SECONDS)
+            close_old_connections()
+            fold_quietly()
+
+    threading.Thread(target=loop, name="rollup-folder", daemon=True).start()
