@@ -11,11 +11,14 @@ log-normal latencies per model, time to first token on the streaming half.
 """
 
 import math
+import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 from metrics.ingest.pricing import MILLION, Rates, normalize_provider, rates_for
 from metrics.rollups.partitions import ensure_partitions
@@ -200,8 +203,16 @@ def organization_has_spans_since(org_id: int, days: int) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def generate_dataset(spec: DatasetSpec, *, progress: Callable[[int, int], None] | None = None) -> int:
-    """Inserts `spec.spans` spans over the `spec.days` days before `spec.end`; returns how many were new."""
+def generate_dataset(
+    spec: DatasetSpec, *, progress: Callable[[int, int], None] | None = None, workers: int | None = None
+) -> int:
+    """Inserts `spec.spans` spans over the `spec.days` days before `spec.end`; returns how many were new.
+
+    Chunks are drawn independently (each seeds its own random draws), so `workers` of them
+    are generated at once on their own connections, and the rollups rebuilt `workers` days
+    at once (default: one per core; one at a time inside a caller's transaction).
+    """
+    workers = workers or os.cpu_count() or 1
     end = (spec.end or datetime.now(UTC)).astimezone(UTC)
     start = end - timedelta(days=spec.days)
     ensure_partitions((start + timedelta(days=offset)).date() for offset in range(spec.days + 2))
@@ -211,14 +222,34 @@ def generate_dataset(spec: DatasetSpec, *, progress: Callable[[int, int], None] 
     for model in DEMO_MODELS:
         bounds.append(cumulative / total_weight)
         cumulative += model.weight
-    inserted = 0
-    for first in range(1, spec.spans + 1, CHUNK_SPANS):
+    firsts = list(range(1, spec.spans + 1, CHUNK_SPANS))
+    done, lock = [0, 0], threading.Lock()
+
+    def chunk(first: int) -> int:
         last = min(spec.spans, first + CHUNK_SPANS - 1)
-        inserted += _generate_chunk(spec, start, end, models, bounds, first, last)
-        if progress:
-            progress(last, spec.spans)
-    rebuild_rollups(start=start - timedelta(days=1), end=end + timedelta(days=1), org_id=spec.org_id)
-    return inserted
+        inserted = _generate_chunk(spec, start, end, models, bounds, first, last)
+        with lock:
+            done[0] += last - first + 1
+            done[1] += inserted
+            if progress:
+                progress(done[0], spec.spans)
+        return inserted
+
+    if workers <= 1 or connection.in_atomic_block or len(firsts) < 2:
+        for first in firsts:
+            chunk(first)
+    else:
+
+        def on_own_connection(first: int) -> int:
+            try:
+                return chunk(first)
+            finally:
+                connections.close_all()
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="demo-data") as pool:
+            list(pool.map(on_own_connection, firsts))
+    rebuild_rollups(start=start - timedelta(days=1), end=end + timedelta(days=1), org_id=spec.org_id, workers=workers)
+    return done[1]
 
 
 def _generate_chunk(

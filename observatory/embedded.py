@@ -1,6 +1,7 @@
 """The embedded PostgreSQL used when DATABASE_URL is unset (pgserver: a real server from a wheel)."""
 
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -8,12 +9,16 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 EMBEDDED_DATABASE_NAME = "observatory"
-EMBEDDED_TUNING = """
+# The server runs on this machine: a parallel scan gets half its cores (on 2 cores, the
+# leader and one worker scanned 7 days of raw spans ~15 % faster than with two workers).
+PARALLEL_WORKERS = max(1, (os.cpu_count() or 2) // 2)
+EMBEDDED_TUNING = f"""
 ALTER SYSTEM SET max_wal_size = '2GB';
 ALTER SYSTEM SET checkpoint_timeout = '15min';
 ALTER SYSTEM SET random_page_cost = 1.1;
 ALTER SYSTEM SET effective_cache_size = '2GB';
 ALTER SYSTEM SET jit = off;
+ALTER SYSTEM SET max_parallel_workers_per_gather = {PARALLEL_WORKERS};
 SELECT pg_reload_conf();
 """
 

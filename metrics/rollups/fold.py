@@ -34,6 +34,12 @@ _UPSERTS = all_rollup_upserts(FOLD_SOURCE, _ORDINALS)
 _COLUMNS = ", ".join(SPAN_COLUMNS_FOR_ROLLUPS)
 
 
+def queue_is_empty() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {QUEUE})")
+        return bool(cursor.fetchone()[0])
+
+
 def fold_pending() -> int:
     """Adds every queued span to the rollups; returns how many (0 when another fold is running)."""
     with transaction.atomic(), connection.cursor() as cursor:
@@ -81,6 +87,11 @@ def start_background_folding() -> None:
         while True:
             time.sleep(BACKGROUND_INTERVAL_SECONDS)
             close_old_connections()
-            fold_quietly()
+            try:
+                idle = queue_is_empty()  # one cheap query; a fold costs several
+            except Exception:  # noqa: BLE001 - the database is away; try again next time
+                continue
+            if not idle:
+                fold_quietly()
 
     threading.Thread(target=loop, name="rollup-folder", daemon=True).start()

@@ -50,10 +50,11 @@ def number_batch(org_id: int, users: Iterable[str | None], sessions: Iterable[st
         _known.update(((org_id, kind, value), ordinal) for kind, value, ordinal in rows)
 
 
-def number_identities(cursor: Any, source: str, identity: str) -> None:
-    """Gives a number to every identity of `source` (a table of spans) that has none yet."""
+def number_identities(cursor: Any, source: str, identity: str, params: dict[str, Any] | None = None) -> None:
+    """Gives a number to every identity of `source` (a table expression of spans) that has none yet."""
     cursor.execute(
-        f"SELECT org_id, array_agg(DISTINCT {identity}) FROM {source} WHERE {identity} IS NOT NULL GROUP BY org_id"
+        f"SELECT org_id, array_agg(DISTINCT {identity}) FROM {source} WHERE {identity} IS NOT NULL GROUP BY org_id",
+        params,
     )
     for org_id, values in cursor.fetchall():
         cursor.execute("SELECT count(*) FROM identity_ordinals(%s, %s, %s::text[])", [org_id, identity, values])

@@ -1,17 +1,19 @@
 """Recompute rollups from llm_traces over a time range, with the SQL the ingest path uses."""
 
 from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
-from metrics.rollups.fold import QUEUE
+from metrics.rollups.fold import FOLD_LOCK, QUEUE
 from metrics.rollups.identities import ORDINALS_TABLE_SQL, number_identities
 from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, all_rollup_upserts
 from metrics.rollups.measures import IDENTITY_BITMAPS, IDENTITY_COLUMNS, ROLLUP_TABLES
 
 SOURCE = "rebuild_source"
+REBUILD_DAY_LOCK = 7_362_105  # pg advisory lock class: one rebuild of a given day at a time
 
 
 @dataclass(frozen=True)
@@ -30,50 +32,83 @@ def utc_days(start: datetime, end: datetime) -> Iterator[datetime]:
 
 
 def rebuild_rollups(
-    *, start: datetime, end: datetime, org_id: int | None = None, tables: Collection[str] = ROLLUP_TABLES
+    *,
+    start: datetime,
+    end: datetime,
+    org_id: int | None = None,
+    tables: Collection[str] = ROLLUP_TABLES,
+    workers: int = 1,
 ) -> list[RebuiltDay]:
     """Replaces every rollup bucket overlapping [start, end) with a fresh aggregate of the raw spans.
 
     Works one UTC day at a time (every grain's buckets nest inside UTC days), each day in its
-    own transaction. The day's spans still queued for the rollups are counted here and taken
-    off the queue; ingest and folding wait while a day is rebuilt (the rollup queue and the
-    rollups are locked in SHARE ROW EXCLUSIVE mode, in the order a fold takes them), so no
-    span can be counted twice or missed. `tables` limits the work to some rollups (e.g. new
-    ones being filled for the first time; the queue is then left alone).
+    own transaction, `workers` days at once (each on its own connection; one at a time inside
+    a caller's transaction). While any day is rebuilt no fold runs (they share the fold's
+    advisory lock), and each day's statement that reads the spans also takes the same spans
+    off the rollup queue, with one snapshot: a span is counted by the rebuild or by a later
+    fold, never both, never neither. Ingest goes on meanwhile.
+
+    `tables` limits the work to some rollups, for filling new tables before any span was
+    queued (the queue is then left alone).
     """
     unknown = set(tables) - set(ROLLUP_TABLES)
     if unknown:
         raise ValueError(f"not rollup tables: {sorted(unknown)}")
-    return [_rebuild_day(day, org_id, tables) for day in utc_days(start, end)]
+    chosen = [table for table in ROLLUP_TABLES if table in tables]
+    days = list(utc_days(start, end))
+    if any(bitmap.table in chosen for bitmap in IDENTITY_BITMAPS):
+        _number_identities(days, org_id)
+    if workers <= 1 or connection.in_atomic_block or len(days) < 2:
+        return [_rebuild_day(day, org_id, chosen) for day in days]
+
+    def on_own_connection(day: datetime) -> RebuiltDay:
+        try:
+            return _rebuild_day(day, org_id, chosen)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rebuild") as pool:
+        return list(pool.map(on_own_connection, days))
 
 
-def _rebuild_day(day: datetime, org_id: int | None, tables: Collection[str]) -> RebuiltDay:
+def _number_identities(days: list[datetime], org_id: int | None) -> None:
+    """Numbers every user and session of the range first (committed before any day reads them)."""
+    if not days:
+        return
+    org_filter = "" if org_id is None else " AND org_id = %(org_id)s"
+    params = {"low": days[0], "high": days[-1] + timedelta(days=1), "org_id": org_id}
+    span_range = f"(SELECT * FROM llm_traces WHERE ts >= %(low)s AND ts < %(high)s{org_filter}) AS spans"
+    with connection.cursor() as cursor:
+        for identity in IDENTITY_COLUMNS:
+            number_identities(cursor, span_range, identity, params)
+
+
+def _rebuild_day(day: datetime, org_id: int | None, chosen: list[str]) -> RebuiltDay:
     org_filter = "" if org_id is None else " AND org_id = %(org_id)s"
     params = {"low": day, "high": day + timedelta(days=1), "org_id": org_id}
-    chosen = [table for table in ROLLUP_TABLES if table in tables]
-    rows = {}
     every_table = set(chosen) == set(ROLLUP_TABLES)
+    rows = {}
     with transaction.atomic(), connection.cursor() as cursor:
-        if every_table:
-            cursor.execute(f"LOCK TABLE {QUEUE} IN SHARE ROW EXCLUSIVE MODE")
-        cursor.execute(f"LOCK TABLE {', '.join(chosen)} IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [FOLD_LOCK])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REBUILD_DAY_LOCK, int(day.timestamp()) // 86400])
         cursor.execute("SET LOCAL work_mem = '256MB'")  # in-memory hash aggregates for a whole day
         # The day's spans are read once into a temporary table that every upsert then scans.
         # (Dropped explicitly too: inside an outer transaction ON COMMIT comes too late.)
         cursor.execute(f"DROP TABLE IF EXISTS {SOURCE}")
+        # One statement, one snapshot: the spans read are exactly the ones taken off the queue.
+        dequeue = (
+            f"WITH dequeued AS (DELETE FROM {QUEUE} WHERE ts >= %(low)s AND ts < %(high)s{org_filter}) "
+            if every_table
+            else ""
+        )
         cursor.execute(
-            f"CREATE TEMP TABLE {SOURCE} ON COMMIT DROP AS SELECT {', '.join(SPAN_COLUMNS_FOR_ROLLUPS)}"
+            f"CREATE TEMP TABLE {SOURCE} ON COMMIT DROP AS {dequeue}SELECT {', '.join(SPAN_COLUMNS_FOR_ROLLUPS)}"
             f" FROM llm_traces WHERE ts >= %(low)s AND ts < %(high)s{org_filter}",
             params,
         )
         spans = cursor.rowcount
-        if any(bitmap.table in chosen for bitmap in IDENTITY_BITMAPS):
-            for identity in IDENTITY_COLUMNS:
-                number_identities(cursor, SOURCE, identity)
         for table in chosen:
             cursor.execute(f"DELETE FROM {table} WHERE bucket >= %(low)s AND bucket < %(high)s{org_filter}", params)
-        if every_table:  # counted above from llm_traces: a later fold must not add them again
-            cursor.execute(f"DELETE FROM {QUEUE} WHERE ts >= %(low)s AND ts < %(high)s{org_filter}", params)
         ordinals = {identity: ORDINALS_TABLE_SQL.format(kind=identity) for identity in IDENTITY_COLUMNS}
         for table, sql in all_rollup_upserts(SOURCE, ordinals):
             if table in chosen:

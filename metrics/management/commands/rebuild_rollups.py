@@ -1,4 +1,4 @@
-"""manage.py rebuild_rollups --start 2026-11-01 --end 2026-11-02 [--org SLUG]"""
+"""manage.py rebuild_rollups --start 2026-11-01 --end 2026-11-02 [--org SLUG] [--workers N]"""
 
 from typing import Any
 
@@ -16,6 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--start", required=True, help="ISO 8601; no offset means UTC.")
         parser.add_argument("--end", required=True, help="ISO 8601, exclusive.")
         parser.add_argument("--org", default=None, help="Only this organization (slug).")
+        parser.add_argument("--workers", type=int, default=1, help="Days rebuilt at once (one connection each).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         start, end = parse_iso_time(options["start"]), parse_iso_time(options["end"])
@@ -27,6 +28,8 @@ class Command(BaseCommand):
             if organization is None:
                 raise CommandError(f"No organization with slug {options['org']!r}.")
             org_id = organization.pk
-        for rebuilt in rebuild_rollups(start=start, end=end, org_id=org_id):
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1.")
+        for rebuilt in rebuild_rollups(start=start, end=end, org_id=org_id, workers=options["workers"]):
             counts = ", ".join(f"{table} {rows}" for table, rows in rebuilt.rows.items())
             self.stdout.write(f"{rebuilt.day:%Y-%m-%d}: {rebuilt.spans} spans → {counts}")

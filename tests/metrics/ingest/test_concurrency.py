@@ -12,6 +12,7 @@ from metrics.ingest import pipeline
 from metrics.ingest.validation import parse_json_span
 from metrics.rollups import identities
 from metrics.rollups.fold import fold_pending
+from metrics.rollups.measures import ROLLUPS
 from tests.metrics.factories import bitmap_identities, rollup_rows
 
 pytestmark = pytest.mark.usefixtures("committed_db")
@@ -101,3 +102,58 @@ def test_threads_ingesting_overlapping_batches_count_every_span_exactly_once(rol
     assert remembered == stored
     expected_duration = sum(100 + int(s["span_id"], 16) - 1 for s in pool if s["span_id"] in sent_ids)
     assert sum(r["duration_sum"] for r in rollup_rows("llm_metrics_1day", organization.pk)) == expected_duration
+
+
+def test_a_parallel_rebuild_during_ingest_neither_loses_nor_doubles_a_span(roles):
+    from metrics.rollups.rebuild import rebuild_rollups
+    from tests.metrics.factories import stored_spans
+    from tests.metrics.rollups.oracle import expected_rollups, normalize_db_rows
+
+    # given: spans over three days, stored and folded
+    organization = services.organization_ensure(slug="rebuilt-live")
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def batch(seed: int, size: int) -> list[dict]:
+        rng = random.Random(seed)
+        return [
+            {
+                "trace_id": f"{rng.getrandbits(128) | 1:032x}",
+                "span_id": f"{rng.getrandbits(64) | 1:016x}",
+                "start_time": (now - timedelta(seconds=rng.randrange(0, 3 * 86400))).isoformat(),
+                "duration_ms": rng.randrange(1, 5000),
+                "provider": "openai",
+                "model": rng.choice(["gpt-4o", "gpt-4o-mini"]),
+                "user_id": f"u{rng.randrange(30)}",
+                "session_id": f"s{rng.randrange(90)}",
+            }
+            for _ in range(size)
+        ]
+
+    def send(spans: list[dict]) -> None:
+        pipeline.ingest(organization, [(i, parse_json_span(s)) for i, s in enumerate(spans)])
+
+    send(batch(0, 300))
+    errors: list[BaseException] = []
+
+    def keep_ingesting() -> None:
+        try:
+            for seed in range(1, 25):
+                send(batch(seed, 40))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    # when: two days at a time are rebuilt while batches keep arriving (and folding)
+    ingesting = threading.Thread(target=keep_ingesting)
+    ingesting.start()
+    rebuild_rollups(start=now - timedelta(days=4), end=now + timedelta(days=1), org_id=organization.pk, workers=2)
+    ingesting.join(timeout=120)
+    fold_pending()
+    # then: every rollup row equals a recomputation from the stored spans
+    assert errors == []
+    spans = stored_spans(organization.pk)
+    assert len(spans) == 300 + 24 * 40
+    for rollup in ROLLUPS:
+        live = normalize_db_rows(rollup_rows(rollup.table, organization.pk), rollup.dimensions)
+        assert live == expected_rollups(spans, rollup.grain, rollup.dimensions), rollup.table
