@@ -124,18 +124,40 @@ WHERE org_id = %(org_id)s AND bucket >= %(start)s AND bucket < %(end)s
 GROUP BY bucket, provider ORDER BY bucket, provider
 """
 
+# The best single statement over the tables the service keeps: totals per hour and the
+# identity bitmaps (both periods in one pass).
 S3_FLOOR = """
-SELECT bucket >= %(start)s::timestamptz AS current, sum(request_count), sum(total_cost_sum), sum(total_tokens_sum),
-       sum(duration_sum) / nullif(sum(duration_count), 0),
-       sum(request_count) FILTER (WHERE status_code = 'ERROR'),
-       (SELECT count(DISTINCT user_id) FROM llm_traces
-         WHERE org_id = %(org_id)s AND ts >= %(start)s AND ts < %(end)s),
-       (SELECT count(DISTINCT session_id) FROM llm_traces
-         WHERE org_id = %(org_id)s AND ts >= %(start)s AND ts < %(end)s)
-FROM llm_metrics_1hour
-WHERE org_id = %(org_id)s AND bucket >= %(start)s::timestamptz - (%(end)s::timestamptz - %(start)s::timestamptz)
-  AND bucket < %(end)s
-GROUP BY 1
+WITH periods AS (
+    SELECT bucket >= %(start)s::timestamptz AS current, sum(request_count) AS requests,
+           sum(total_cost_sum) AS cost, sum(total_tokens_sum) AS tokens,
+           sum(duration_sum) / nullif(sum(duration_count), 0) AS avg_duration, sum(error_count) AS errors
+    FROM llm_totals_1hour
+    WHERE org_id = %(org_id)s AND bucket >= %(start)s::timestamptz - (%(end)s::timestamptz - %(start)s::timestamptz)
+      AND bucket < %(end)s
+    GROUP BY 1
+), users AS (
+    SELECT bucket >= %(start)s::timestamptz AS current, bit_count(bitmap_union(bits)) AS users
+    FROM llm_users_bitmap_1hour
+    WHERE org_id = %(org_id)s AND bucket >= %(start)s::timestamptz - (%(end)s::timestamptz - %(start)s::timestamptz)
+      AND bucket < %(end)s
+    GROUP BY 1
+), sessions AS (
+    SELECT bucket >= %(start)s::timestamptz AS current, bit_count(bitmap_union(bits)) AS sessions
+    FROM llm_sessions_bitmap_1hour
+    WHERE org_id = %(org_id)s AND bucket >= %(start)s::timestamptz - (%(end)s::timestamptz - %(start)s::timestamptz)
+      AND bucket < %(end)s
+    GROUP BY 1
+)
+SELECT current, requests, cost, tokens, avg_duration, errors, users, sessions
+FROM periods LEFT JOIN users USING (current) LEFT JOIN sessions USING (current)
+"""
+
+# Checked once, not timed: the current period's numbers straight from the raw spans.
+S3_CHECK = """
+SELECT true, count(*), sum(total_cost), sum(total_tokens), avg(duration_ms),
+       count(*) FILTER (WHERE status_code = 'ERROR'), count(DISTINCT user_id), count(DISTINCT session_id)
+FROM llm_traces
+WHERE org_id = %(org_id)s AND ts >= %(start)s AND ts < %(end)s
 """
 
 S5_FLOOR = f"""

@@ -155,6 +155,11 @@ def _genai_model_price(provider: str, model: str, day: date) -> Any | None:
     return None
 
 
+def load_price_data() -> None:
+    """Loads genai-prices' price data now (a server worker calls this at start), not in a request."""
+    _genai_model_price("openai", "gpt-4o", datetime.now(UTC).date())
+
+
 def _plain_rates(model_price: Any) -> Rates | None:
     """Flat per-token prices, or None when the model has tiers (then genai-prices computes)."""
     values = [getattr(model_price, name, None) for name in ("input_mtok", "output_mtok")]
