@@ -3,7 +3,8 @@
     python -m bench.run [--spans 1000000] [--seed 1] [--requests 200] [--smoke]
 
 Uses DATABASE_URL when set (a database dedicated to the benchmark), else an embedded
-PostgreSQL under .data/bench. Prints a table and writes bench/results/<timestamp>.json.
+PostgreSQL under .data/bench/<spans>-spans (one per dataset size). Prints a table and writes
+bench/results/<timestamp>.json.
 """
 
 import argparse
@@ -23,8 +24,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATA_DIR = ROOT / ".data" / "bench"
-# The smoke keeps its own embedded database, so it never replaces a big dataset with its tiny one.
-SMOKE_DATA_DIR = ROOT / ".data" / "bench-smoke"
+
+
+def data_dir_for(spans: int) -> Path:
+    """One embedded database per dataset size: a 1M run never replaces a 10M dataset, nor the smoke either."""
+    return BENCH_DATA_DIR / f"{spans}-spans"
+
+
 ORG_SHARES = {"bench-large": 0.90, "bench-small-a": 0.05, "bench-small-b": 0.05}
 # I1 ingests into an organization of its own, so the measured dataset stays as generated (and reusable).
 INGEST_ORG = "bench-ingest"
@@ -52,7 +58,7 @@ def ensure_database(url: str) -> None:
         log(f"created database {name}")
 
 
-def setup_django(data_dir: Path = BENCH_DATA_DIR) -> None:
+def setup_django(data_dir: Path) -> None:
     if os.environ.get("DATABASE_URL"):
         ensure_database(os.environ["DATABASE_URL"])
     else:
@@ -70,8 +76,11 @@ def setup_django(data_dir: Path = BENCH_DATA_DIR) -> None:
 # ---- dataset ---------------------------------------------------------------------------------------
 
 
-def prepare_dataset(total_spans: int, seed: int) -> dict[str, int]:
-    """The three organizations with their share of spans over 90 days; reused when already loaded."""
+def prepare_dataset(total_spans: int, seed: int) -> tuple[dict[str, int], int]:
+    """The three organizations with their share of spans over 90 days; reused when already loaded.
+
+    Returns the organizations' ids and how many spans this run generated (0: all reused).
+    """
     from django.core.management import call_command
     from django.db import connection
 
@@ -81,7 +90,7 @@ def prepare_dataset(total_spans: int, seed: int) -> dict[str, int]:
 
     call_command("migrate", verbosity=0)
     roles = services.roles_ensure_defaults()
-    org_ids = {}
+    org_ids, generated = {}, 0
     for slug, share in ORG_SHARES.items():
         organization = services.organization_ensure(slug=slug, name=slug)
         user = services.user_ensure(username=f"{slug}-admin", password=PASSWORD)
@@ -107,7 +116,7 @@ def prepare_dataset(total_spans: int, seed: int) -> dict[str, int]:
             log(f"{slug}: generated {done:,}/{total:,} spans ({rate:,.0f}/s, ETA {eta:,.0f}s), then rollups")
 
         spec = DatasetSpec(org_id=organization.pk, spans=wanted, days=90, seed=seed + len(slug))
-        generate_dataset(spec, progress=progress)
+        generated += generate_dataset(spec, progress=progress)
         elapsed = time.monotonic() - started
         log(f"{slug}: {wanted:,} spans with rollups in {elapsed:,.1f}s ({wanted / elapsed:,.0f} spans/s)")
     ingest_org = services.organization_ensure(slug=INGEST_ORG, name=INGEST_ORG)
@@ -116,7 +125,7 @@ def prepare_dataset(total_spans: int, seed: int) -> dict[str, int]:
     org_ids[INGEST_ORG] = ingest_org.pk
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
-    return org_ids
+    return org_ids, generated
 
 
 # ---- measuring ------------------------------------------------------------------------------------
@@ -355,7 +364,7 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
     parser.add_argument("--ingest-batches", type=int, default=200)
     parser.add_argument("--smoke", action="store_true", help="tiny and strict: fail on any wrong answer")
     args = parser.parse_args()
-    data_dir = SMOKE_DATA_DIR if args.smoke else BENCH_DATA_DIR
+    data_dir = data_dir_for(args.spans)
     setup_django(data_dir)
     from accounts import services
     from accounts.models import Organization
@@ -366,7 +375,7 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
     code_commit = machine_commit()
     log(f"dataset: {args.spans:,} spans over 90 days in 3 organizations (code of commit {code_commit})")
     load_started = time.monotonic()
-    org_ids = prepare_dataset(args.spans, args.seed)
+    org_ids, generated = prepare_dataset(args.spans, args.seed)
     load_seconds = time.monotonic() - load_started
     large = org_ids["bench-large"]
     key = services.api_key_issue(
@@ -435,7 +444,9 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
             "days": 90,
             "organizations": len(ORG_SHARES),
             "seed": args.seed,
+            "generated_now": generated,  # 0: reused from an earlier run, whose log gave the load rate
             "load_seconds": round(load_seconds, 1),
+            "load_spans_per_s": round(generated / load_seconds) if generated else None,
         },
         "server": {"workers": args.workers, "peak_worker_rss_mb": round(peak_rss / 2**20, 1)},
         "results": results,
@@ -471,8 +482,13 @@ def print_table(report: dict[str, Any]) -> None:
         f"{ingest['client_cpu_pct']}%), visibility lag max {ingest['visibility_lag_ms_max']} ms"
     )
     print(
-        f"dataset  {report['dataset']['spans']:,} spans loaded in {report['dataset']['load_seconds']}s; "
-        f"peak worker RSS {report['server']['peak_worker_rss_mb']} MB"
+        f"dataset  {report['dataset']['spans']:,} spans, "
+        + (
+            f"loaded in {report['dataset']['load_seconds']}s ({report['dataset']['load_spans_per_s']:,} spans/s); "
+            if report["dataset"]["generated_now"]
+            else "reused from an earlier run; "
+        )
+        + f"peak worker RSS {report['server']['peak_worker_rss_mb']} MB"
     )
     print()
 
