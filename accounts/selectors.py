@@ -4,6 +4,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import psycopg
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import QuerySet
@@ -54,9 +55,11 @@ WHERE m.user_id = %s AND m.organization_id = %s AND u.is_active
 def active_membership(*, user_id: int, organization_id: int) -> ActiveMembership | None:
     """The membership if it still exists and the user is active: re-checked on every request.
 
-    One plain query rather than the ORM's: it runs on every authenticated call."""
-    with connection.cursor() as cursor:
-        cursor.execute(_ACTIVE_MEMBERSHIP_SQL, [user_id, organization_id])
+    One plain query rather than the ORM's, prepared once per connection: it runs on every
+    authenticated call."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(_ACTIVE_MEMBERSHIP_SQL, [user_id, organization_id], prepare=True)
         row = cursor.fetchone()
     if row is None:
         return None

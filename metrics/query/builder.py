@@ -415,9 +415,15 @@ def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) ->
     measures = needed_measures(query)
     group = ["bucket", *(d.name for d in query.group_by)]
     group_list = ", ".join(group)
-    parts = " UNION ALL ".join(segment_sql(query, s, measures, params) for s in totals)
+    parts = [segment_sql(query, s, measures, params) for s in totals]
     merged = ", ".join(_merge_columns(query, measures))
-    ctes = [("totals", f"SELECT {group_list}, {merged} FROM ({parts}) AS parts GROUP BY {group_list}")]
+    # One segment already has one row per group: no second aggregation over its rows.
+    totals_sql = (
+        parts[0]
+        if len(parts) == 1
+        else f"SELECT {group_list}, {merged} FROM ({' UNION ALL '.join(parts)}) AS parts GROUP BY {group_list}"
+    )
+    ctes = [("totals", totals_sql)]
     joins = []
     for name, sql in percentile_ctes(query, totals, params) + unique_ctes(query, uniques, params):
         ctes.append((name, sql))
