@@ -6,9 +6,11 @@ queued is taken by the fold in progress or the next one. A thread in every serve
 folds twice a second as well, so nothing stays queued longer than that even when no
 ingest follows (`start_background_folding`).
 
-Folding many batches together is what makes ingest fast: the upserts of one fold cost
-about the same for 500 spans as for 5,000 (the rows to update are per bucket and key, not
-per span).
+Under load, batches that commit while a fold runs are folded together by the next one, which
+is cheaper per span: measured here, ~150 µs a span when a fold takes one 500-span batch,
+~50 µs when it takes 10,000 spans (part of the work is per bucket and key, not per span).
+The storing statement itself no longer touches the rollups, so concurrent batches never
+wait on each other's rollup rows.
 """
 
 import logging
