@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from django.db import connection
 
-from metrics.query import builder, sources
+from metrics.query import builder, sources, sql_parts
 from metrics.query.catalog import PERCENTILES, Interval
 from metrics.query.percentiles import COUNT_ELEMENT, KEY_ELEMENT, batch_quantiles, decode_arrays
 from metrics.query.spec import Having, MetricRequest, MetricsQuery
@@ -147,7 +147,7 @@ def bucket_starts(query: MetricsQuery, zone: ZoneInfo) -> list[datetime]:
     """Every bucket start of the range, as the SQL buckets them."""
     interval: Interval = query.interval  # type: ignore[assignment]
     if not interval.is_calendar:
-        origin = builder.local_midnight(query)
+        origin = sql_parts.local_midnight(query)
         step = timedelta(seconds=interval.seconds or 60)
         first = origin + step * ((query.start - origin) // step)
         starts, moment = [], first

@@ -8,11 +8,11 @@ from typing import Any
 from django.db import connection
 
 from metrics.query import catalog
-from metrics.query.builder import Params, filter_conditions
 from metrics.query.parallel import run_all
 from metrics.query.runner import COST_QUANTUM, format_timestamp, run_query
 from metrics.query.sources import RAW, split
 from metrics.query.spec import Filter, MetricRequest, MetricsQuery
+from metrics.query.sql_parts import Params, filter_conditions
 from metrics.rollups.measures import ERROR_DIMENSIONS, ERROR_ROLLUPS_BY_GRAIN
 
 MOST_COMMON_ERRORS = 10
