@@ -9,12 +9,17 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import Gauge
 
 from observatory import errors
 
 logger = logging.getLogger(__name__)
 
 _READY_PROBE_KEY = "health:ready-probe"
+ROLLUP_QUEUE = Gauge(
+    "observatory_rollup_queue_spans",
+    "Stored spans not yet folded into the rollups (read at scrape time; a growing value means folds fail).",
+)
 
 
 @require_GET
@@ -64,4 +69,10 @@ def prometheus_metrics(request: HttpRequest) -> HttpResponse:
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(supplied.encode(), token.encode()):
             return errors.error_response(401, errors.INVALID_TOKEN, errors.MSG_INVALID_TOKEN)
+    from metrics.rollups.fold import queued_spans
+
+    try:
+        ROLLUP_QUEUE.set(queued_spans())
+    except Exception:  # noqa: BLE001 - the other metrics are still worth a scrape
+        logger.warning("prometheus: could not count the rollup queue", exc_info=True)
     return ExportToDjangoView(request)

@@ -36,6 +36,13 @@ _UPSERTS = all_rollup_upserts(FOLD_SOURCE, _ORDINALS)
 _COLUMNS = ", ".join(SPAN_COLUMNS_FOR_ROLLUPS)
 
 
+def queued_spans() -> int:
+    """How many stored spans wait for the rollups (exported to Prometheus: it should stay near 0)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {QUEUE}")
+        return int(cursor.fetchone()[0])
+
+
 def queue_is_empty() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {QUEUE})")
