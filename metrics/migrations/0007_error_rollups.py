@@ -12,15 +12,9 @@ NEW_TABLES = ("llm_errors_1hour", "llm_errors_1day")
 
 
 def fill_error_rollups(apps, schema_editor) -> None:
-    from datetime import timedelta
+    from metrics.rollups.rebuild import fill_new_rollup_tables
 
-    from metrics.rollups.rebuild import rebuild_rollups
-
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute("SELECT min(ts), max(ts) FROM llm_traces")
-        first, last = cursor.fetchone()
-    if first is not None:
-        rebuild_rollups(start=first, end=last + timedelta(microseconds=1), tables=NEW_TABLES)
+    fill_new_rollup_tables(NEW_TABLES)
 
 
 class Migration(migrations.Migration):

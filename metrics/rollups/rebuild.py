@@ -71,6 +71,15 @@ def rebuild_rollups(
         return list(pool.map(on_own_connection, days))
 
 
+def fill_new_rollup_tables(tables: Collection[str]) -> None:
+    """Builds rollup tables a migration just created from the spans already stored (if any)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(ts), max(ts) FROM llm_traces")
+        first, last = cursor.fetchone()
+    if first is not None:
+        rebuild_rollups(start=first, end=last + timedelta(microseconds=1), tables=tables)
+
+
 def _number_identities(days: list[datetime], org_id: int | None) -> None:
     """Numbers every user and session of the range first (committed before any day reads them)."""
     if not days:
