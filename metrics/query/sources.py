@@ -25,7 +25,7 @@ class Segment:
     source: str  # a grain name, ACTIVITY_SOURCE or RAW
     start: datetime
     end: datetime
-    table: str = ""  # for a grain: its rollup table with the fewest dimensions holding the query's
+    table: str = ""  # for a grain: its rollup table with the fewest dimensions that holds every one used
 
 
 def needs_raw(query: MetricsQuery) -> bool:
