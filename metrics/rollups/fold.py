@@ -19,9 +19,8 @@ import time
 
 from django.db import connection, transaction
 
-from metrics.rollups.identities import ORDINALS_TABLE_SQL
+from metrics.rollups.identities import with_ordinals_sql
 from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, all_rollup_upserts
-from metrics.rollups.measures import IDENTITY_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +28,13 @@ QUEUE = "llm_rollup_queue"
 FOLD_SOURCE = "fold_source"
 FOLD_LOCK = 7_362_104  # pg advisory lock key: "one folder at a time"
 BACKGROUND_INTERVAL_SECONDS = 0.5
+# Every fold deletes the whole queue: under steady ingest that is tens of thousands of dead
+# rows a second, more than autovacuum's once-a-minute visits keep up with, and every DELETE
+# and emptiness check scans them. The background folder vacuums the queue this often.
+VACUUM_INTERVAL_SECONDS = 5.0
 FOLD_LOCK_TIMEOUT_MS = 200
 
-_ORDINALS = {identity: ORDINALS_TABLE_SQL.format(kind=identity) for identity in IDENTITY_COLUMNS}
-_UPSERTS = all_rollup_upserts(FOLD_SOURCE, _ORDINALS)
+_UPSERTS = all_rollup_upserts(FOLD_SOURCE)
 _COLUMNS = ", ".join(SPAN_COLUMNS_FOR_ROLLUPS)
 
 
@@ -63,7 +65,7 @@ def fold_pending() -> int:
         cursor.execute(f"DROP TABLE IF EXISTS {FOLD_SOURCE}")
         cursor.execute(
             f"CREATE TEMP TABLE {FOLD_SOURCE} ON COMMIT DROP AS"
-            f" WITH taken AS (DELETE FROM {QUEUE} RETURNING {_COLUMNS}) SELECT * FROM taken"
+            f" WITH taken AS (DELETE FROM {QUEUE} RETURNING {_COLUMNS}) {with_ordinals_sql('taken')}"
         )
         folded = cursor.rowcount
         if folded:
@@ -71,6 +73,14 @@ def fold_pending() -> int:
                 cursor.execute(sql)
         cursor.execute(f"DROP TABLE {FOLD_SOURCE}")
     return folded
+
+
+def vacuum_queue() -> None:
+    """VACUUM of the queue: drops the dead rows and, when nobody holds the table, its empty pages.
+
+    Needs autocommit (VACUUM cannot run inside a transaction); it does not block ingest."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM {QUEUE}")
 
 
 def fold_quietly() -> None:
@@ -93,11 +103,15 @@ def start_background_folding() -> None:
     def loop() -> None:
         from django.db import close_old_connections
 
+        vacuumed = time.monotonic()
         while True:
             time.sleep(BACKGROUND_INTERVAL_SECONDS)
             close_old_connections()
             try:
                 idle = queue_is_empty()  # one cheap query; a fold costs several
+                if time.monotonic() - vacuumed > VACUUM_INTERVAL_SECONDS:
+                    vacuum_queue()
+                    vacuumed = time.monotonic()
             except Exception:  # noqa: BLE001 - the database is away; try again next time
                 continue
             if not idle:

@@ -2,8 +2,8 @@
 
 `identity_ordinals()` (migration 0006) hands out the numbers; ingest asks for a batch's
 identities in a short transaction of their own before storing the spans, and rebuilds ask
-for a day's. A number never changes once given. The rollup SQL joins spans with
-llm_identities (ORDINALS_TABLE_SQL) to find them.
+for a range's. A number never changes once given. Folds and rebuilds look the numbers up once,
+when they gather their spans (`with_ordinals_sql`), for every bitmap to read.
 """
 
 from collections.abc import Iterable
@@ -11,8 +11,23 @@ from typing import Any
 
 from django.db import connection
 
-# (org_id, value, ordinal) of one kind, for the rollup SQL to join spans with.
-ORDINALS_TABLE_SQL = "(SELECT org_id, value, ordinal FROM llm_identities WHERE kind = '{kind}')"
+
+def ordinal_column(identity: str) -> str:
+    return f"{identity}_ordinal"
+
+
+def with_ordinals_sql(spans: str) -> str:
+    """SELECT every column of `spans` (a CTE of span rows) plus the numbers of their user and session."""
+    columns = [f"{spans}.*"]
+    joins = []
+    for alias, identity in (("u", "user_id"), ("s", "session_id")):
+        columns.append(f"{alias}.ordinal AS {ordinal_column(identity)}")
+        joins.append(
+            f"LEFT JOIN llm_identities {alias} ON {alias}.org_id = {spans}.org_id"
+            f" AND {alias}.kind = '{identity}' AND {alias}.value = {spans}.{identity}"
+        )
+    return f"SELECT {', '.join(columns)} FROM {spans} {' '.join(joins)}"
+
 
 _BATCH_SQL = (
     "SELECT 'user_id', value, ordinal FROM identity_ordinals(%(org_id)s, 'user_id', %(user_id)s::text[])"

@@ -10,6 +10,7 @@ then take their row locks in one global order and wait for each other instead of
 deadlocking.
 """
 
+from metrics.rollups.identities import ordinal_column
 from metrics.rollups.measures import (
     ACTIVITY_ROLLUPS,
     ERROR_ROLLUPS,
@@ -156,23 +157,24 @@ def activity_upsert_sql(activity: ActivityRollup, source: str) -> str:
 ON CONFLICT ({listed}) DO UPDATE SET span_count = t.span_count + EXCLUDED.span_count"""
 
 
-def bitmap_upsert_sql(bitmap: IdentityBitmap, source: str, ordinals: str) -> str:
+def bitmap_upsert_sql(bitmap: IdentityBitmap, source: str) -> str:
     """INSERT … ON CONFLICT setting the bits of every identity of `source` in its bucket's bitmap.
 
-    `ordinals` yields (org_id, value, ordinal) for the identities of `source`. The bitmap of a
-    bucket is built as text: for ordinals in ascending order, the zeros since the previous
-    one and a '1' (linear in the ordinals, unlike setting bits one by one). Setting a bit
-    twice changes nothing, so a re-sent span adds nothing here either.
+    `source` carries each span's identity numbers (identities.with_ordinals_sql). The bitmap
+    of a bucket is built as text: for numbers in ascending order, the zeros since the previous
+    one and a '1' (linear in the numbers, unlike setting bits one by one). Setting a bit twice
+    changes nothing, so a re-sent span adds nothing here either.
     """
-    identity = bitmap.span_column
+    ordinal = ordinal_column(bitmap.span_column)
     return f"""INSERT INTO {bitmap.table} AS t (org_id, bucket, bits)
     SELECT org_id, bucket, string_agg(repeat('0', ordinal - previous - 1) || '1', '' ORDER BY ordinal)::varbit
     FROM (
         SELECT org_id, bucket, ordinal,
                lag(ordinal, 1, -1) OVER (PARTITION BY org_id, bucket ORDER BY ordinal) AS previous
         FROM (
-            SELECT DISTINCT s.org_id, {_bucket(bitmap.grain, "s.ts")} AS bucket, o.ordinal
-            FROM {source} s JOIN {ordinals} o ON o.org_id = s.org_id AND o.value = s.{identity}
+            SELECT DISTINCT org_id, {_bucket(bitmap.grain)} AS bucket, {ordinal} AS ordinal
+            FROM {source}
+            WHERE {ordinal} IS NOT NULL
         ) AS seen
     ) AS runs
     GROUP BY org_id, bucket
@@ -195,15 +197,10 @@ ON CONFLICT (org_id, bucket, provider, model, environment, error_type) DO UPDATE
     sample_message = LEAST(t.sample_message, EXCLUDED.sample_message)"""
 
 
-def all_rollup_upserts(source: str, ordinals: dict[str, str]) -> list[tuple[str, str]]:
-    """(name, SQL) for every rollup fed from `source`, in a fixed order.
-
-    `ordinals` maps user_id/session_id to a table expression of (org_id, value, ordinal).
-    """
+def all_rollup_upserts(source: str) -> list[tuple[str, str]]:
+    """(name, SQL) for every rollup fed from `source` (span rows with their identity numbers), in a fixed order."""
     statements = [(rollup.table, rollup_upsert_sql(rollup, source)) for rollup in ROLLUPS]
     statements += [(activity.table, activity_upsert_sql(activity, source)) for activity in ACTIVITY_ROLLUPS]
-    statements += [
-        (bitmap.table, bitmap_upsert_sql(bitmap, source, ordinals[bitmap.span_column])) for bitmap in IDENTITY_BITMAPS
-    ]
+    statements += [(bitmap.table, bitmap_upsert_sql(bitmap, source)) for bitmap in IDENTITY_BITMAPS]
     statements += [(rollup.table, error_upsert_sql(rollup, source)) for rollup in ERROR_ROLLUPS]
     return statements

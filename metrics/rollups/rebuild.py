@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, connections, transaction
 
 from metrics.rollups.fold import FOLD_LOCK, QUEUE
-from metrics.rollups.identities import ORDINALS_TABLE_SQL, number_identities
+from metrics.rollups.identities import number_identities, with_ordinals_sql
 from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, all_rollup_upserts
 from metrics.rollups.measures import IDENTITY_BITMAPS, IDENTITY_COLUMNS, ROLLUP_TABLES
 
@@ -106,20 +106,23 @@ def _rebuild_day(day: datetime, org_id: int | None, chosen: list[str]) -> Rebuil
         cursor.execute(f"DROP TABLE IF EXISTS {SOURCE}")
         # One statement, one snapshot: the spans read are exactly the ones taken off the queue.
         dequeue = (
-            f"WITH dequeued AS (DELETE FROM {QUEUE} WHERE ts >= %(low)s AND ts < %(high)s{org_filter}) "
+            f"dequeued AS (DELETE FROM {QUEUE} WHERE ts >= %(low)s AND ts < %(high)s{org_filter}), "
             if every_table
             else ""
         )
+        day_spans = (
+            f"SELECT {', '.join(SPAN_COLUMNS_FOR_ROLLUPS)} FROM llm_traces"
+            f" WHERE ts >= %(low)s AND ts < %(high)s{org_filter}"
+        )
         cursor.execute(
-            f"CREATE TEMP TABLE {SOURCE} ON COMMIT DROP AS {dequeue}SELECT {', '.join(SPAN_COLUMNS_FOR_ROLLUPS)}"
-            f" FROM llm_traces WHERE ts >= %(low)s AND ts < %(high)s{org_filter}",
+            f"CREATE TEMP TABLE {SOURCE} ON COMMIT DROP AS"
+            f" WITH {dequeue}day_spans AS ({day_spans}) {with_ordinals_sql('day_spans')}",
             params,
         )
         spans = cursor.rowcount
         for table in chosen:
             cursor.execute(f"DELETE FROM {table} WHERE bucket >= %(low)s AND bucket < %(high)s{org_filter}", params)
-        ordinals = {identity: ORDINALS_TABLE_SQL.format(kind=identity) for identity in IDENTITY_COLUMNS}
-        for table, sql in all_rollup_upserts(SOURCE, ordinals):
+        for table, sql in all_rollup_upserts(SOURCE):
             if table in chosen:
                 cursor.execute(sql)
                 rows[table] = cursor.rowcount

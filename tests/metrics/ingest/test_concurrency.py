@@ -11,7 +11,7 @@ from accounts import services
 from metrics.ingest import pipeline
 from metrics.ingest.validation import parse_json_span
 from metrics.rollups import identities
-from metrics.rollups.fold import fold_pending
+from metrics.rollups.fold import fold_pending, vacuum_queue
 from metrics.rollups.measures import ROLLUPS
 from tests.metrics.factories import bitmap_identities, rollup_rows
 
@@ -157,3 +157,8 @@ def test_a_parallel_rebuild_during_ingest_neither_loses_nor_doubles_a_span(roles
     for rollup in ROLLUPS:
         live = normalize_db_rows(rollup_rows(rollup.table, organization.pk), rollup.dimensions)
         assert live == expected_rollups(spans, rollup.grain, rollup.dimensions), rollup.table
+    # and the emptied queue's dead rows and pages go with a vacuum (the server's folder runs it)
+    vacuum_queue()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size('llm_rollup_queue')")
+        assert cursor.fetchone()[0] == 0
