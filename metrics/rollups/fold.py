@@ -19,8 +19,7 @@ import time
 
 from django.db import connection, transaction
 
-from metrics.rollups.identities import with_ordinals_sql
-from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, all_rollup_upserts
+from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, add_gathered, gather_spans
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +33,6 @@ BACKGROUND_INTERVAL_SECONDS = 0.5
 VACUUM_INTERVAL_SECONDS = 5.0
 FOLD_LOCK_TIMEOUT_MS = 200
 
-_UPSERTS = all_rollup_upserts(FOLD_SOURCE)
 _COLUMNS = ", ".join(SPAN_COLUMNS_FOR_ROLLUPS)
 
 
@@ -57,21 +55,15 @@ def fold_pending() -> int:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [FOLD_LOCK])
         if not cursor.fetchone()[0]:
             return 0
-        cursor.execute("SET LOCAL work_mem = '64MB'")
         # A rollup table held by someone else (a rebuild) must not hold up the ingest request
         # folding after its commit: give up quickly, the spans stay queued for the next fold.
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{FOLD_LOCK_TIMEOUT_MS}ms"])
-        # (Dropped explicitly too: inside an outer transaction ON COMMIT comes too late.)
-        cursor.execute(f"DROP TABLE IF EXISTS {FOLD_SOURCE}")
         cursor.execute(
-            f"CREATE TEMP TABLE {FOLD_SOURCE} ON COMMIT DROP AS"
-            f" WITH taken AS (DELETE FROM {QUEUE} RETURNING {_COLUMNS}) {with_ordinals_sql('taken')}"
+            "SELECT set_config('work_mem', '64MB', true), set_config('lock_timeout', %s, true)",
+            [f"{FOLD_LOCK_TIMEOUT_MS}ms"],
         )
-        folded = cursor.rowcount
-        if folded:
-            for _, sql in _UPSERTS:
-                cursor.execute(sql)
-        cursor.execute(f"DROP TABLE {FOLD_SOURCE}")
+        taken = f"taken AS (DELETE FROM {QUEUE} RETURNING {_COLUMNS})"
+        folded = gather_spans(cursor, FOLD_SOURCE, taken, "taken")
+        add_gathered(cursor, FOLD_SOURCE, folded)
     return folded
 
 

@@ -1,16 +1,20 @@
-"""The SQL that folds span rows into the rollups, generated from `measures`.
+"""The SQL that adds span rows to the rollups, generated from `measures`, and its one way of running.
 
-`rollup_upsert_sql(grain, source)` aggregates the span rows of `source` (a CTE or table
-expression) into the grain's buckets and *adds* them to the rollup rows, so the same text
-serves both the ingest statement (source = the rows that statement just inserted) and
-rebuild_rollups (source = llm_traces over a range, into emptied buckets).
+Each `*_upsert_sql(…, source)` aggregates the span rows of `source` (a temporary table of
+spans with their identity numbers) into its table's buckets and *adds* them to the rows
+there, so the same text serves folds (source = the spans taken off the rollup queue) and
+rebuild_rollups (source = a day of llm_traces, into emptied buckets). Both gather their
+spans with `gather_spans` and apply every upsert with `add_gathered`.
 
-Rows are upserted in key order: concurrent ingest transactions touching the same buckets
-then take their row locks in one global order and wait for each other instead of
-deadlocking.
+Rows are upserted in key order, so writers touching the same buckets take their row locks in
+one global order and wait for each other instead of deadlocking.
 """
 
-from metrics.rollups.identities import ordinal_column
+from collections.abc import Collection
+from functools import cache
+from typing import Any
+
+from metrics.rollups.identities import ordinal_column, with_ordinals_sql
 from metrics.rollups.measures import (
     ACTIVITY_ROLLUPS,
     ERROR_ROLLUPS,
@@ -197,10 +201,35 @@ ON CONFLICT (org_id, bucket, provider, model, environment, error_type) DO UPDATE
     sample_message = LEAST(t.sample_message, EXCLUDED.sample_message)"""
 
 
-def all_rollup_upserts(source: str) -> list[tuple[str, str]]:
-    """(name, SQL) for every rollup fed from `source` (span rows with their identity numbers), in a fixed order."""
+@cache
+def all_rollup_upserts(source: str) -> tuple[tuple[str, str], ...]:
+    """(table, SQL) for every rollup fed from `source` (span rows with their identity numbers), in a fixed order."""
     statements = [(rollup.table, rollup_upsert_sql(rollup, source)) for rollup in ROLLUPS]
     statements += [(activity.table, activity_upsert_sql(activity, source)) for activity in ACTIVITY_ROLLUPS]
     statements += [(bitmap.table, bitmap_upsert_sql(bitmap, source)) for bitmap in IDENTITY_BITMAPS]
     statements += [(rollup.table, error_upsert_sql(rollup, source)) for rollup in ERROR_ROLLUPS]
-    return statements
+    return tuple(statements)
+
+
+def gather_spans(cursor: Any, name: str, ctes: str, spans_cte: str, params: dict[str, Any] | None = None) -> int:
+    """Reads span rows once, with their identity numbers, into the temporary table `name`; returns how many.
+
+    `ctes` (the body of a WITH) defines `spans_cte`, and may take the same rows off the
+    rollup queue in the same statement (one snapshot).
+    """
+    # (Dropped explicitly too: inside an outer transaction ON COMMIT comes too late.)
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    cursor.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS WITH {ctes} {with_ordinals_sql(spans_cte)}", params)
+    return int(cursor.rowcount)
+
+
+def add_gathered(cursor: Any, name: str, spans: int, tables: Collection[str] | None = None) -> dict[str, int]:
+    """Adds the gathered spans to every rollup (or to `tables`); rows written per table. Drops `name`."""
+    rows = {}
+    for table, sql in all_rollup_upserts(name):
+        if tables is None or table in tables:
+            if spans:
+                cursor.execute(sql)
+            rows[table] = cursor.rowcount if spans else 0
+    cursor.execute(f"DROP TABLE {name}")
+    return rows

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, connections, transaction
 
 from metrics.rollups.fold import FOLD_LOCK, QUEUE
-from metrics.rollups.identities import number_identities, with_ordinals_sql
-from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, all_rollup_upserts
+from metrics.rollups.identities import number_identities
+from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, add_gathered, gather_spans
 from metrics.rollups.measures import IDENTITY_BITMAPS, IDENTITY_COLUMNS, ROLLUP_TABLES
 
 SOURCE = "rebuild_source"
@@ -96,15 +96,12 @@ def _rebuild_day(day: datetime, org_id: int | None, chosen: list[str]) -> Rebuil
     org_filter = "" if org_id is None else " AND org_id = %(org_id)s"
     params = {"low": day, "high": day + timedelta(days=1), "org_id": org_id}
     every_table = set(chosen) == set(ROLLUP_TABLES)
-    rows = {}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [FOLD_LOCK])
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [REBUILD_DAY_LOCK, int(day.timestamp()) // 86400])
         cursor.execute("SET LOCAL work_mem = '256MB'")  # in-memory hash aggregates for a whole day
-        # The day's spans are read once into a temporary table that every upsert then scans.
-        # (Dropped explicitly too: inside an outer transaction ON COMMIT comes too late.)
-        cursor.execute(f"DROP TABLE IF EXISTS {SOURCE}")
-        # One statement, one snapshot: the spans read are exactly the ones taken off the queue.
+        # The day's spans are read once into a temporary table that every upsert then scans; in
+        # the same statement (one snapshot) exactly those spans are taken off the rollup queue.
         dequeue = (
             f"dequeued AS (DELETE FROM {QUEUE} WHERE ts >= %(low)s AND ts < %(high)s{org_filter}), "
             if every_table
@@ -114,17 +111,8 @@ def _rebuild_day(day: datetime, org_id: int | None, chosen: list[str]) -> Rebuil
             f"SELECT {', '.join(SPAN_COLUMNS_FOR_ROLLUPS)} FROM llm_traces"
             f" WHERE ts >= %(low)s AND ts < %(high)s{org_filter}"
         )
-        cursor.execute(
-            f"CREATE TEMP TABLE {SOURCE} ON COMMIT DROP AS"
-            f" WITH {dequeue}day_spans AS ({day_spans}) {with_ordinals_sql('day_spans')}",
-            params,
-        )
-        spans = cursor.rowcount
+        spans = gather_spans(cursor, SOURCE, f"{dequeue}day_spans AS ({day_spans})", "day_spans", params)
         for table in chosen:
             cursor.execute(f"DELETE FROM {table} WHERE bucket >= %(low)s AND bucket < %(high)s{org_filter}", params)
-        for table, sql in all_rollup_upserts(SOURCE):
-            if table in chosen:
-                cursor.execute(sql)
-                rows[table] = cursor.rowcount
-        cursor.execute(f"DROP TABLE {SOURCE}")
+        rows = add_gathered(cursor, SOURCE, spans, chosen)
     return RebuiltDay(day=day, spans=spans, rows=rows)
