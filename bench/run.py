@@ -110,13 +110,23 @@ def prepare_dataset(total_spans: int, seed: int) -> tuple[dict[str, int], int]:
                     cursor.execute(f"DELETE FROM {table} WHERE org_id = %s", [organization.pk])
         started = time.monotonic()
 
-        def progress(done: int, total: int, slug: str = slug, started: float = started) -> None:
+        rollups_started = [started]
+
+        def progress(
+            done: int, total: int, slug: str = slug, started: float = started, marks: list[float] = rollups_started
+        ) -> None:
             rate = done / max(time.monotonic() - started, 1e-9)
             eta = (total - done) / rate if rate else 0
             log(f"{slug}: generated {done:,}/{total:,} spans ({rate:,.0f}/s, ETA {eta:,.0f}s), then rollups")
+            marks[0] = time.monotonic()
+
+        def rollup_progress(done: int, total: int, slug: str = slug, marks: list[float] = rollups_started) -> None:
+            if done % 10 == 0 or done == total:
+                eta = (time.monotonic() - marks[0]) / done * (total - done)
+                log(f"{slug}: rollups of {done}/{total} days (ETA {eta:,.0f}s)")
 
         spec = DatasetSpec(org_id=organization.pk, spans=wanted, days=90, seed=seed + len(slug))
-        generated += generate_dataset(spec, progress=progress)
+        generated += generate_dataset(spec, progress=progress, rollup_progress=rollup_progress)
         elapsed = time.monotonic() - started
         log(f"{slug}: {wanted:,} spans with rollups in {elapsed:,.1f}s ({wanted / elapsed:,.0f} spans/s)")
     ingest_org = services.organization_ensure(slug=INGEST_ORG, name=INGEST_ORG)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, connections, transaction
 
 from metrics.ingest.pricing import MILLION, Rates, normalize_provider, rates_for
-from metrics.rollups.partitions import ensure_partitions
+from metrics.rollups.partitions import ensure_partitions, existing_partitions
 from metrics.rollups.rebuild import rebuild_rollups
 
 CHUNK_SPANS = 500_000
@@ -204,13 +204,18 @@ def organization_has_spans_since(org_id: int, days: int) -> bool:
 
 
 def generate_dataset(
-    spec: DatasetSpec, *, progress: Callable[[int, int], None] | None = None, workers: int | None = None
+    spec: DatasetSpec,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    rollup_progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> int:
     """Inserts `spec.spans` spans over the `spec.days` days before `spec.end`; returns how many were new.
 
     Chunks are drawn independently (each seeds its own random draws), so `workers` of them
     are generated at once on their own connections, and the rollups rebuilt `workers` days
     at once (default: one per core; one at a time inside a caller's transaction).
+    `progress(spans done, spans)` follows the generation, `rollup_progress(days done, days)` the rollups.
     """
     workers = workers or os.cpu_count() or 1
     end = (spec.end or datetime.now(UTC)).astimezone(UTC)
@@ -248,7 +253,18 @@ def generate_dataset(
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="demo-data") as pool:
             list(pool.map(on_own_connection, firsts))
-    rebuild_rollups(start=start - timedelta(days=1), end=end + timedelta(days=1), org_id=spec.org_id, workers=workers)
+    # The rollups' plans need to know the new rows are there (autovacuum would notice too late).
+    with connection.cursor() as cursor:
+        for day, partition in sorted(existing_partitions().items()):
+            if start.date() <= day <= end.date():
+                cursor.execute(f"ANALYZE {partition}")
+    rebuild_rollups(
+        start=start - timedelta(days=1),
+        end=end + timedelta(days=1),
+        org_id=spec.org_id,
+        workers=workers,
+        progress=rollup_progress,
+    )
     return done[1]
 
 

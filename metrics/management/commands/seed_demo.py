@@ -46,8 +46,12 @@ class Command(BaseCommand):
             rate = done / max(time.monotonic() - started, 1e-6)
             self.stdout.write(f"  generated {done:,}/{total:,} spans ({rate:,.0f}/s)")
 
+        def rollup_progress(done: int, total: int) -> None:
+            if done % 10 == 0 or done == total:
+                self.stdout.write(f"  rollups: {done}/{total} days")
+
         spec = DatasetSpec(org_id=organization.pk, spans=spans, days=days, seed=options["seed"])
-        inserted = generate_dataset(spec, progress=progress)
+        inserted = generate_dataset(spec, progress=progress, rollup_progress=rollup_progress)
         elapsed = time.monotonic() - started
         rate = inserted / elapsed
         summary = f"{inserted:,} spans over {days} days with rollups in {elapsed:.1f}s ({rate:,.0f} spans/s)"
