@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import simplejson
 from django.conf import settings
 from django.core.cache import cache
+
+from metrics.api.renderers import exact_json
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def cache_key(kind: str, identity: tuple[Any, ...]) -> str:
 
 def render_json(payload: Any) -> bytes:
     """The JSON body, exact decimals included (the same bytes ExactJSONRenderer writes)."""
-    return simplejson.dumps(payload, use_decimal=True, ensure_ascii=False, separators=(",", ":")).encode()
+    return exact_json(payload)
 
 
 @dataclass(frozen=True)
