@@ -1,8 +1,9 @@
 """SQL for a validated MetricsQuery: identifiers only from the catalog, values only as parameters.
 
 Every segment (rollup table or raw spans, see sources.py) yields the same partial aggregates
-per (bucket, group): request and error counts, and per measure count, sum, sum of squares,
-min and max. `totals` merges them; distinct counts come from identity bitmaps, the daily
+per (bucket, group): request and error counts, and per measure those of count, sum, sum of
+squares, min and max that the asked aggregations need (sql_parts.needed_partials). `totals`
+merges them; distinct counts come from identity bitmaps, the daily
 activity rollups or raw spans (uniques.py); percentiles exactly from percentile_disc on the
 raw path, else as sketch arrays that the runner merges. The final SELECT computes each metric
 from those columns and applies HAVING, ORDER and LIMIT, unless sketch percentiles are involved
@@ -22,7 +23,7 @@ from metrics.query.sql_parts import (
     bucket_seconds_expression,
     group_columns,
     group_positions,
-    needed_measures,
+    needed_partials,
     needed_percentiles,
     needs_errors,
     where_sql,
@@ -43,38 +44,50 @@ class BuiltQuery:
 # ---- partial aggregates per segment --------------------------------------------------------------
 
 
-def _measure_merges(measures: list[str], source: str) -> list[str]:
+_MERGE = {"count": "sum", "sum": "sum", "sumsq": "sum", "min": "min", "max": "max"}
+
+
+def _measure_merges(partials: dict[str, list[str]], source: str) -> list[str]:
     """Adds up partial aggregates: rollup columns (source 'r.') or earlier partials (source '')."""
-    columns = []
-    for name in measures:
-        columns += [f"sum({source}{name}_count) AS {name}_count", f"sum({source}{name}_sum) AS {name}_sum"]
-        if MEASURES_BY_NAME[name].kind == "latency":
-            columns.append(f"sum({source}{name}_sumsq) AS {name}_sumsq")
-        columns += [f"min({source}{name}_min) AS {name}_min", f"max({source}{name}_max) AS {name}_max"]
-    return columns
+    return [
+        f"{_MERGE[partial]}({source}{name}_{partial}) AS {name}_{partial}"
+        for name, parts in partials.items()
+        for partial in parts
+    ]
 
 
-def _rollup_partials(query: MetricsQuery, measures: list[str]) -> list[str]:
+def _rollup_partials(query: MetricsQuery, partials: dict[str, list[str]]) -> list[str]:
     parts = ["sum(r.request_count) AS request_count"]
     if needs_errors(query):
         parts.append("sum(r.error_count) AS error_count")
-    return parts + _measure_merges(measures, "r.")
+    return parts + _measure_merges(partials, "r.")
 
 
-def _raw_partials(query: MetricsQuery, measures: list[str]) -> list[str]:
+def _raw_partial(partial: str, column: str) -> str:
+    return {
+        "count": f"count({column})",
+        "sum": f"sum({column})",
+        "sumsq": f"sum({column} * {column})",
+        "min": f"min({column})",
+        "max": f"max({column})",
+    }[partial]
+
+
+def _raw_partials(query: MetricsQuery, partials: dict[str, list[str]]) -> list[str]:
     parts = ["count(*) AS request_count"]
     if needs_errors(query):
         parts.append("count(*) FILTER (WHERE t.status_code = 'ERROR') AS error_count")
-    for name in measures:
+    for name, needed in partials.items():
         column = f"t.{MEASURES_BY_NAME[name].span_column}"
-        parts += [f"count({column}) AS {name}_count", f"sum({column}) AS {name}_sum"]
-        if MEASURES_BY_NAME[name].kind == "latency":
-            parts.append(f"sum({column} * {column}) AS {name}_sumsq")
-        parts += [f"min({column}) AS {name}_min", f"max({column}) AS {name}_max"]
+        parts += [f"{_raw_partial(partial, column)} AS {name}_{partial}" for partial in needed]
     return parts
 
 
-def segment_sql(query: MetricsQuery, segment: Segment, measures: list[str], params: Params) -> str:
+def segment_sql(
+    query: MetricsQuery, segment: Segment, measures: dict[str, list[str]], params: Params, sketches: bool = False
+) -> str:
+    """The segment's partial aggregates per (bucket, group); with `sketches`, also its sketch arrays
+    (a rollup segment answering alone: one scan and one GROUP BY instead of a second pass)."""
     if segment.source == RAW:
         alias, table, time_column, partials = "t", "llm_traces", "ts", _raw_partials(query, measures)
     else:
@@ -82,6 +95,12 @@ def segment_sql(query: MetricsQuery, segment: Segment, measures: list[str], para
         partials = _rollup_partials(query, measures)
     select = [f"{bucket_expression(query, f'{alias}.{time_column}', params)} AS bucket"]
     select += group_columns(query, alias) + partials
+    if sketches:
+        select += [
+            f"array_send(array_cat_agg(r.{m}_sketch_keys)) AS _{m}_keys,"
+            f" array_send(array_cat_agg(r.{m}_sketch_counts)) AS _{m}_counts"
+            for m in sorted(needed_percentiles(query))
+        ]
     where = where_sql(query, alias, time_column, segment, params)
     return f"SELECT {', '.join(select)} FROM {table} {alias} WHERE {where} GROUP BY {group_positions(query)}"
 
@@ -146,6 +165,16 @@ def sketch_percentiles(segments: list[Segment]) -> bool:
     return [s.source for s in segments] != [RAW]
 
 
+def sketches_in_segment(query: MetricsQuery, segments: list[Segment]) -> bool:
+    """Whether the one rollup segment gathers its whole sketch arrays itself (no percentile CTE)."""
+    return (
+        len(segments) == 1
+        and segments[0].source != RAW
+        and bool(needed_percentiles(query))
+        and whole_sketch_arrays(query, segments)
+    )
+
+
 def percentile_ctes(query: MetricsQuery, segments: list[Segment], params: Params) -> list[tuple[str, str]]:
     """Per measure with percentiles: exact percentile_disc on raw spans, else the concatenated sketches."""
     if not sketch_percentiles(segments):
@@ -205,7 +234,7 @@ def metric_expression(request: MetricRequest, query: MetricsQuery, params: Param
 # ---- the whole statement -------------------------------------------------------------------------
 
 
-def _merge_columns(query: MetricsQuery, measures: list[str]) -> list[str]:
+def _merge_columns(query: MetricsQuery, measures: dict[str, list[str]]) -> list[str]:
     columns = ["sum(request_count) AS request_count"]
     if needs_errors(query):
         columns.append("sum(error_count) AS error_count")
@@ -230,10 +259,11 @@ def metric_select(request: MetricRequest, query: MetricsQuery, params: Params, s
 
 def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) -> BuiltQuery:
     params = Params()
-    measures = needed_measures(query)
+    measures = needed_partials(query)
     group = ["bucket", *(d.name for d in query.group_by)]
     group_list = ", ".join(group)
-    parts = [segment_sql(query, s, measures, params) for s in totals]
+    inline_sketches = sketches_in_segment(query, totals)
+    parts = [segment_sql(query, s, measures, params, sketches=inline_sketches) for s in totals]
     merged = ", ".join(_merge_columns(query, measures))
     # One segment already has one row per group: no second aggregation over its rows.
     totals_sql = (
@@ -243,7 +273,8 @@ def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) ->
     )
     ctes = [("totals", totals_sql)]
     joins = []
-    for name, sql in percentile_ctes(query, totals, params) + unique_ctes(query, uniques, params):
+    percentiles = [] if inline_sketches else percentile_ctes(query, totals, params)
+    for name, sql in percentiles + unique_ctes(query, uniques, params):
         ctes.append((name, sql))
         joins.append(f"LEFT JOIN {name} USING ({group_list})")
     sketched = sketch_percentiles(totals) and bool(needed_percentiles(query))

@@ -33,9 +33,27 @@ def requests_of(query: MetricsQuery) -> list[MetricRequest]:
     return [*query.metrics, *(h.request for h in query.having)]
 
 
-def needed_measures(query: MetricsQuery) -> list[str]:
-    names = {r.metric.measure for r in requests_of(query) if r.metric.measure}
-    return sorted(names)
+# The partial aggregates (rollup columns `<measure>_<partial>`) each aggregation is computed from.
+PARTIALS_OF_AGGREGATION: dict[str, tuple[str, ...]] = {
+    "sum": ("sum",),
+    "avg": ("count", "sum"),
+    "min": ("min",),
+    "max": ("max",),
+    "count": ("count",),
+    "stddev": ("count", "sum", "sumsq"),
+}  # percentiles come from sketches or percentile_disc, not from partials
+PARTIAL_ORDER = ("count", "sum", "sumsq", "min", "max")
+
+
+def needed_partials(query: MetricsQuery) -> dict[str, list[str]]:
+    """measure → the partial aggregates its requested aggregations need (only those are computed:
+    summing unused columns over thousands of rollup rows or raw spans is wasted work)."""
+    wanted: dict[str, set[str]] = {}
+    for request in requests_of(query):
+        if request.metric.measure:
+            parts = PARTIALS_OF_AGGREGATION.get(request.aggregation or "", ())
+            wanted.setdefault(request.metric.measure, set()).update(parts)
+    return {measure: [p for p in PARTIAL_ORDER if p in parts] for measure, parts in sorted(wanted.items()) if parts}
 
 
 def needed_percentiles(query: MetricsQuery) -> dict[str, set[str]]:
