@@ -20,7 +20,7 @@ from metrics.api.caching import cached, etag_matches
 from metrics.api.renderers import CSVRenderer, ExactJSONRenderer, csv_table
 from metrics.query import catalog
 from metrics.query.parse import query_from_body, query_from_params
-from metrics.query.runner import public_rows, run_query
+from metrics.query.runner import run_query
 from metrics.query.spec import MetricsQuery, QueryValidationError
 from metrics.query.summary import PERIOD_FIELDS, summarize
 from metrics.query.summary_params import summary_from_params
@@ -83,7 +83,7 @@ def _utc(moment: datetime) -> str:
 
 def _answer(query: MetricsQuery, describe: Callable[[MetricsQuery, Any, int], dict[str, Any]]) -> dict[str, Any]:
     result = run_query(query)
-    rows = public_rows(result)
+    rows = result.rows
     common = {
         "interval": query.interval.name if query.interval else None,
         "timezone": query.timezone,

@@ -241,9 +241,12 @@ def _merge_columns(query: MetricsQuery, measures: dict[str, list[str]]) -> list[
     return columns + _measure_merges(measures, "")
 
 
+def _natural_order(query: MetricsQuery) -> list[str]:
+    return (["bucket"] if query.interval else []) + [f"{d.name} NULLS FIRST" for d in query.group_by]
+
+
 def _order_by(query: MetricsQuery) -> str:
-    dims = [d.name for d in query.group_by]
-    natural = (["bucket"] if query.interval else []) + [f"{d} NULLS FIRST" for d in dims]
+    natural = _natural_order(query)
     if query.sort is None:
         return ", ".join(natural) or "1"
     field = "bucket" if query.sort.field == "timestamp" else f'"{query.sort.field}"'
@@ -287,7 +290,9 @@ def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) ->
         columns += [
             f'{metric_select(h.request, query, params, sketched)} AS "_having_{i}"' for i, h in enumerate(query.having)
         ]
-        sql = f"WITH {with_clause}\nSELECT {', '.join(columns)} FROM {joined}"
+        # In natural order: the runner's sorting by a metric is stable on top of it.
+        order = ", ".join(_natural_order(query)) or "1"
+        sql = f"WITH {with_clause}\nSELECT {', '.join(columns)} FROM {joined} ORDER BY {order}"
         return BuiltQuery(
             sql=sql, params=params.values, columns=tuple(r.alias for r in query.metrics), finish_in_python=True
         )

@@ -29,6 +29,9 @@ class QueryResult:
     units: dict[str, str] = field(default_factory=dict)
 
 
+Record = tuple[Any, ...] | list[Any]
+
+
 def run_query(query: MetricsQuery) -> QueryResult:
     totals = sources.plan_totals(query)
     uniques = sources.plan_uniques(query)
@@ -38,16 +41,19 @@ def run_query(query: MetricsQuery) -> QueryResult:
     # same shape, and sketch arrays arrive without text parsing.
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(built.sql, built.params, binary=True)
-        names = [column.name for column in cursor.description]
-        records = [dict(zip(names, record, strict=True)) for record in cursor.fetchall()]
+        # Records stay tuples, read by position: answers reach thousands of rows.
+        positions = {column.name: index for index, column in enumerate(cursor.description)}
+        records: list[Record] = cursor.fetchall()
     if built.finish_in_python:
-        records = finish(records, query)
+        records = finish(records, positions, query)
     truncated = len(records) > query.limit
+    records = records[: query.limit]
     zone = ZoneInfo(query.timezone)
-    shape = _shaper(query, zone)
-    rows = [shape(record) for record in records[: query.limit]]
+    shape = _shaper(query, zone, positions)
+    rows = [shape(record) for record in records]
     if query.fill_zero and query.interval is not None:
-        rows = fill_empty_buckets(rows, query, zone)
+        bucket = positions["bucket"]
+        rows = fill_empty_buckets(rows, [record[bucket] for record in records], query, zone)
         truncated = truncated or len(rows) > query.limit
         rows = rows[: query.limit]
     units = {r.alias: r.metric.unit for r in query.metrics}
@@ -82,36 +88,38 @@ _COMPARE = {
 }
 
 
-def _passes(record: dict[str, Any], having: list[Having]) -> bool:
-    for index, condition in enumerate(having):
-        value = record.get(f"_having_{index}")
+def _passes(record: Record, having: list[tuple[int, Having]]) -> bool:
+    for position, condition in having:
+        value = record[position]
         if value is None or not _COMPARE[condition.operator](Decimal(str(value)), condition.value):
             return False
     return True
 
 
-def _natural_key(record: dict[str, Any], query: MetricsQuery) -> tuple[Any, ...]:
-    dims = tuple(record[d.name] or "" for d in query.group_by)
-    return ((record["bucket"],) if query.interval else ()) + dims
+def finish(records: list[Record], positions: dict[str, int], query: MetricsQuery) -> list[Record]:
+    """Percentiles from sketches, then HAVING, ORDER BY and LIMIT (+1), as the SQL would have.
 
-
-def finish(records: list[dict[str, Any]], query: MetricsQuery) -> list[dict[str, Any]]:
-    """Percentiles from sketches, then HAVING, ORDER BY and LIMIT (+1), as the SQL would have."""
-    having = list(query.having)
+    The SQL returns the records in their natural order (bucket, then dimensions).
+    """
+    rows = [list(record) for record in records]
     for measure, columns, quantiles in percentile_targets(query):
-        lengths, keys = decode_arrays([record.pop(f"_{measure}_keys") for record in records], KEY_ELEMENT)
-        _, counts = decode_arrays([record.pop(f"_{measure}_counts") for record in records], COUNT_ELEMENT)
-        for record, values in zip(records, batch_quantiles(lengths, keys, counts, quantiles), strict=True):
-            record.update(zip(columns, values, strict=True))
-    kept = [record for record in records if _passes(record, having)]
-    kept.sort(key=lambda record: _natural_key(record, query))
+        keys_at, counts_at = positions[f"_{measure}_keys"], positions[f"_{measure}_counts"]
+        lengths, keys = decode_arrays([row[keys_at] for row in rows], KEY_ELEMENT)
+        _, counts = decode_arrays([row[counts_at] for row in rows], COUNT_ELEMENT)
+        targets = [positions[column] for column in columns]
+        for row, values in zip(rows, batch_quantiles(lengths, keys, counts, quantiles), strict=True):
+            for position, value in zip(targets, values, strict=True):
+                row[position] = value
+    having = [(positions[f"_having_{index}"], condition) for index, condition in enumerate(query.having)]
+    if having:
+        rows = [row for row in rows if _passes(row, having)]
     if query.sort is not None:
-        column = "bucket" if query.sort.field == "timestamp" else query.sort.field
-        present = [r for r in kept if r[column] is not None]
-        missing = [r for r in kept if r[column] is None]  # NULLS LAST either way
-        present.sort(key=lambda r: r[column], reverse=query.sort.descending)
-        kept = present + missing
-    return kept[: query.limit + 1]
+        at = positions["bucket" if query.sort.field == "timestamp" else query.sort.field]
+        present = [row for row in rows if row[at] is not None]
+        missing = [row for row in rows if row[at] is None]  # NULLS LAST either way
+        present.sort(key=lambda row: row[at], reverse=query.sort.descending)
+        rows = present + missing
+    return rows[: query.limit + 1]
 
 
 def format_timestamp(moment: datetime, zone: ZoneInfo) -> str:
@@ -130,27 +138,27 @@ def converter(request: MetricRequest) -> Callable[[Any], Any]:
     return lambda value: None if value is None else float(value)
 
 
-def _shaper(query: MetricsQuery, zone: ZoneInfo) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def _shaper(query: MetricsQuery, zone: ZoneInfo, positions: dict[str, int]) -> Callable[[Record], dict[str, Any]]:
     """Turns SQL records into answer rows; decided once per query, not per row (answers reach
     thousands of rows, with far fewer distinct buckets to format)."""
-    converters = [(request.alias, converter(request)) for request in query.metrics]
-    dimensions = [dimension.name for dimension in query.group_by]
+    converters = [(request.alias, positions[request.alias], converter(request)) for request in query.metrics]
+    dimensions = [(dimension.name, positions[dimension.name]) for dimension in query.group_by]
+    bucket_at = positions["bucket"]
     stamps: dict[datetime, str] = {}
 
-    def shape(record: dict[str, Any]) -> dict[str, Any]:
+    def shape(record: Record) -> dict[str, Any]:
         row: dict[str, Any] = {}
-        bucket = record["bucket"]
         if query.interval is not None:
+            bucket = record[bucket_at]
             stamp = stamps.get(bucket)
             if stamp is None:
                 stamp = stamps[bucket] = format_timestamp(bucket, zone)
             row["timestamp"] = stamp
-        for name in dimensions:
-            value = record[name]
+        for name, at in dimensions:
+            value = record[at]
             row[name] = value if value != "" else None
-        for alias, convert in converters:
-            row[alias] = convert(record[alias])
-        row["_bucket"] = bucket
+        for alias, at, convert in converters:
+            row[alias] = convert(record[at])
         return row
 
     return shape
@@ -190,25 +198,23 @@ def _empty_value(request: MetricRequest) -> Any:
     return None
 
 
-def fill_empty_buckets(rows: list[dict[str, Any]], query: MetricsQuery, zone: ZoneInfo) -> list[dict[str, Any]]:
+def fill_empty_buckets(
+    rows: list[dict[str, Any]], buckets: list[datetime], query: MetricsQuery, zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """`rows` with a zero row for every (bucket, group) missing; `buckets[i]` is the start of `rows[i]`."""
     dims = [d.name for d in query.group_by]
     groups = sorted(
         {tuple(row[d] for d in dims) for row in rows}, key=lambda g: tuple((v is not None, v or "") for v in g)
     )
     if not groups and not dims:
         groups = [()]
-    present = {(row["_bucket"], tuple(row[d] for d in dims)) for row in rows}
-    filled = list(rows)
+    present = {(bucket, tuple(row[d] for d in dims)) for bucket, row in zip(buckets, rows, strict=True)}
+    filled = list(zip(buckets, rows, strict=True))
     for start in bucket_starts(query, zone):
         for group in groups:
             if (start, group) not in present:
                 row = {"timestamp": format_timestamp(start, zone), **dict(zip(dims, group, strict=True))}
                 row.update({r.alias: _empty_value(r) for r in query.metrics})
-                row["_bucket"] = start
-                filled.append(row)
-    filled.sort(key=lambda r: (r["_bucket"], tuple((r[d] is not None, r[d] or "") for d in dims)))
-    return filled
-
-
-def public_rows(result: QueryResult) -> list[dict[str, Any]]:
-    return [{k: v for k, v in row.items() if k != "_bucket"} for row in result.rows]
+                filled.append((start, row))
+    filled.sort(key=lambda pair: (pair[0], tuple((pair[1][d] is not None, pair[1][d] or "") for d in dims)))
+    return [row for _, row in filled]
