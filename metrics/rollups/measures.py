@@ -69,10 +69,13 @@ GRAINS_BY_NAME = {grain.name: grain for grain in GRAINS}
 class Rollup:
     """One table of aggregates: a grain and the dimensions its rows are keyed by.
 
-    Each grain has the full table (every rollup dimension) and a totals table (none): a
-    question that groups or filters by nothing reads ~one row per bucket instead of one per
-    provider × model × environment × status. Every table carries error_count, so error
-    rates need no status_code key.
+    Each grain has the full table (every rollup dimension); the hour and the day also have a
+    totals table (none: a question that groups or filters by nothing reads ~one row per bucket
+    instead of one per provider × model × environment × status) and a models table (provider
+    and model: "percentiles per model" reads one row and one sketch per bucket and model
+    instead of one per environment and status). A question reads the table of its grain with
+    the fewest dimensions that holds every one it groups or filters by. Every table carries
+    error_count, so error rates need no status_code key.
     """
 
     table: str
@@ -84,6 +87,8 @@ ROLLUPS: tuple[Rollup, ...] = (
     *(Rollup(grain.table, grain, ROLLUP_DIMENSIONS) for grain in GRAINS),
     Rollup("llm_totals_1hour", GRAINS_BY_NAME["1hour"], ()),
     Rollup("llm_totals_1day", GRAINS_BY_NAME["1day"], ()),
+    Rollup("llm_models_1hour", GRAINS_BY_NAME["1hour"], ("provider", "model")),
+    Rollup("llm_models_1day", GRAINS_BY_NAME["1day"], ("provider", "model")),
 )
 
 
