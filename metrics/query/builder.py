@@ -260,6 +260,15 @@ def metric_select(request: MetricRequest, query: MetricsQuery, params: Params, s
     return metric_expression(request, query, params)
 
 
+def output_select(request: MetricRequest, query: MetricsQuery, params: Params, sketched: bool) -> str:
+    """An answer column. Values answered as floats leave PostgreSQL as float8 (correctly rounded,
+    as float(Decimal) would be): reading numeric into Decimal costs ~1 µs a value."""
+    expression = metric_select(request, query, params, sketched)
+    if request.value_kind == "float" and not expression.startswith("NULL"):
+        return f"({expression})::float8"
+    return expression
+
+
 def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) -> BuiltQuery:
     params = Params()
     measures = needed_partials(query)
@@ -281,7 +290,7 @@ def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) ->
         ctes.append((name, sql))
         joins.append(f"LEFT JOIN {name} USING ({group_list})")
     sketched = sketch_percentiles(totals) and bool(needed_percentiles(query))
-    outputs = [f'{metric_select(r, query, params, sketched)} AS "{r.alias}"' for r in query.metrics]
+    outputs = [f'{output_select(r, query, params, sketched)} AS "{r.alias}"' for r in query.metrics]
     with_clause = ",\n".join(f"{name} AS ({sql})" for name, sql in ctes)
     joined = f"(SELECT * FROM totals {' '.join(joins)}) AS a"
     columns = [f"a.{g}" for g in group] + outputs

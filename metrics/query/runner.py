@@ -130,10 +130,10 @@ def format_timestamp(moment: datetime, zone: ZoneInfo) -> str:
 
 def converter(request: MetricRequest) -> Callable[[Any], Any]:
     """Exact decimals for money, integers for counts, floats for the rest; None stays None."""
-    unit, aggregation = request.metric.unit, request.aggregation
-    if unit == "usd":
+    kind = request.value_kind
+    if kind == "decimal":
         return lambda value: None if value is None else Decimal(value).quantize(COST_QUANTUM)
-    if unit in ("requests", "count") or (unit == "tokens" and aggregation != "avg"):
+    if kind == "int":
         return lambda value: None if value is None else int(value)
     return lambda value: None if value is None else float(value)
 

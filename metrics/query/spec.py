@@ -54,6 +54,16 @@ class MetricRequest:
     aggregation: str | None  # None for computed metrics
     alias: str
 
+    @property
+    def value_kind(self) -> str:
+        """How answers carry the value: 'decimal' (money, exact), 'int' (counts) or 'float'."""
+        unit = self.metric.unit
+        if unit == "usd":
+            return "decimal"
+        if unit in ("requests", "count") or (unit == "tokens" and self.aggregation != "avg"):
+            return "int"
+        return "float"
+
 
 @dataclass(frozen=True, slots=True)
 class Filter:
