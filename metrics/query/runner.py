@@ -45,7 +45,7 @@ def run_query(query: MetricsQuery) -> QueryResult:
         positions = {column.name: index for index, column in enumerate(cursor.description)}
         records: list[Record] = cursor.fetchall()
     if built.finish_in_python:
-        records = finish(records, positions, query)
+        records, positions = finish(records, positions, query)
     truncated = len(records) > query.limit
     records = records[: query.limit]
     zone = ZoneInfo(query.timezone)
@@ -96,20 +96,28 @@ def _passes(record: Record, having: list[tuple[int, Having]]) -> bool:
     return True
 
 
-def finish(records: list[Record], positions: dict[str, int], query: MetricsQuery) -> list[Record]:
+def finish(
+    records: list[Record], positions: dict[str, int], query: MetricsQuery
+) -> tuple[list[Record], dict[str, int]]:
     """Percentiles from sketches, then HAVING, ORDER BY and LIMIT (+1), as the SQL would have.
 
-    The SQL returns the records in their natural order (bucket, then dimensions).
+    The SQL returns the records in their natural order (bucket, then dimensions). Each record
+    gets its percentile values appended (one tuple concatenation, not a copy and an assignment
+    per value); the returned positions say where they are.
     """
-    rows = [list(record) for record in records]
+    positions = dict(positions)
+    width = len(records[0]) if records else 0
+    appended: list[tuple[Any, ...]] = [()] * len(records)
     for measure, columns, quantiles in percentile_targets(query):
         keys_at, counts_at = positions[f"_{measure}_keys"], positions[f"_{measure}_counts"]
-        lengths, keys = decode_arrays([row[keys_at] for row in rows], KEY_ELEMENT)
-        _, counts = decode_arrays([row[counts_at] for row in rows], COUNT_ELEMENT)
-        targets = [positions[column] for column in columns]
-        for row, values in zip(rows, batch_quantiles(lengths, keys, counts, quantiles), strict=True):
-            for position, value in zip(targets, values, strict=True):
-                row[position] = value
+        lengths, keys = decode_arrays([record[keys_at] for record in records], KEY_ELEMENT)
+        _, counts = decode_arrays([record[counts_at] for record in records], COUNT_ELEMENT)
+        values = batch_quantiles(lengths, keys, counts, quantiles)
+        appended = [before + tuple(row) for before, row in zip(appended, values, strict=True)]
+        for column in columns:
+            positions[column] = width
+            width += 1
+    rows = [tuple(record) + extra for record, extra in zip(records, appended, strict=True)]
     having = [(positions[f"_having_{index}"], condition) for index, condition in enumerate(query.having)]
     if having:
         rows = [row for row in rows if _passes(row, having)]
@@ -119,7 +127,7 @@ def finish(records: list[Record], positions: dict[str, int], query: MetricsQuery
         missing = [row for row in rows if row[at] is None]  # NULLS LAST either way
         present.sort(key=lambda row: row[at], reverse=query.sort.descending)
         rows = present + missing
-    return rows[: query.limit + 1]
+    return rows[: query.limit + 1], positions
 
 
 def format_timestamp(moment: datetime, zone: ZoneInfo) -> str:
