@@ -116,12 +116,22 @@ def scenarios(end: datetime) -> list[Scenario]:
     ]
 
 
-# Floors: what a hand-written statement against the same tables costs, with the same answer.
+# Floors: what a hand-written statement against the best tables the service keeps costs, with
+# the same answer. S1 reads the provider-and-model hourly rollup (fewer rows than the full one).
 S1_FLOOR = """
 SELECT bucket, provider, sum(request_count), sum(total_cost_sum)
-FROM llm_metrics_1hour
+FROM llm_models_1hour
 WHERE org_id = %(org_id)s AND bucket >= %(start)s AND bucket < %(end)s
 GROUP BY bucket, provider ORDER BY bucket, provider
+"""
+
+# Checked once, not timed: S1's numbers straight from the raw spans (the floor reads the rollup
+# the API reads).
+S1_CHECK = """
+SELECT date_trunc('hour', ts, 'UTC'), provider, count(*), coalesce(sum(total_cost), 0)
+FROM llm_traces
+WHERE org_id = %(org_id)s AND ts >= %(start)s AND ts < %(end)s
+GROUP BY 1, 2 ORDER BY 1, 2
 """
 
 # The best single statement over the tables the service keeps: totals per hour and the
