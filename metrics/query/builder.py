@@ -36,7 +36,6 @@ from metrics.rollups.measures import GRAINS_BY_NAME, MEASURES_BY_NAME
 class BuiltQuery:
     sql: str
     params: dict[str, Any]
-    columns: tuple[str, ...]  # output columns after bucket and dimensions: the metric aliases
     # Set when percentiles come from sketches: the runner merges them, then applies HAVING, ORDER and LIMIT.
     finish_in_python: bool = False
 
@@ -254,19 +253,16 @@ def _order_by(query: MetricsQuery) -> str:
     return ", ".join([f"{field} {direction}", *natural])
 
 
-def metric_select(request: MetricRequest, query: MetricsQuery, params: Params, sketched: bool) -> str:
-    if sketched and request.aggregation in catalog.PERCENTILES:
-        return "NULL::float8"  # filled in by the runner from the sketch columns
-    return metric_expression(request, query, params)
+def from_sketch(request: MetricRequest, sketched: bool) -> bool:
+    """A percentile the runner computes from the sketch columns: no SQL column of its own."""
+    return sketched and request.aggregation in catalog.PERCENTILES
 
 
-def output_select(request: MetricRequest, query: MetricsQuery, params: Params, sketched: bool) -> str:
+def output_select(request: MetricRequest, query: MetricsQuery, params: Params) -> str:
     """An answer column. Values answered as floats leave PostgreSQL as float8 (correctly rounded,
     as float(Decimal) would be): reading numeric into Decimal costs ~1 µs a value."""
-    expression = metric_select(request, query, params, sketched)
-    if request.value_kind == "float" and not expression.startswith("NULL"):
-        return f"({expression})::float8"
-    return expression
+    expression = metric_expression(request, query, params)
+    return f"({expression})::float8" if request.value_kind == "float" else expression
 
 
 def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) -> BuiltQuery:
@@ -290,21 +286,23 @@ def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) ->
         ctes.append((name, sql))
         joins.append(f"LEFT JOIN {name} USING ({group_list})")
     sketched = sketch_percentiles(totals) and bool(needed_percentiles(query))
-    outputs = [f'{output_select(r, query, params, sketched)} AS "{r.alias}"' for r in query.metrics]
+    outputs = [
+        f'{output_select(r, query, params)} AS "{r.alias}"' for r in query.metrics if not from_sketch(r, sketched)
+    ]
     with_clause = ",\n".join(f"{name} AS ({sql})" for name, sql in ctes)
     joined = f"(SELECT * FROM totals {' '.join(joins)}) AS a"
     columns = [f"a.{g}" for g in group] + outputs
     if sketched:
         columns += [f"a._{m}_keys, a._{m}_counts" for m in sorted(needed_percentiles(query))]
         columns += [
-            f'{metric_select(h.request, query, params, sketched)} AS "_having_{i}"' for i, h in enumerate(query.having)
+            f'{metric_expression(h.request, query, params)} AS "_having_{i}"'
+            for i, h in enumerate(query.having)
+            if not from_sketch(h.request, sketched)
         ]
         # In natural order: the runner's sorting by a metric is stable on top of it.
         order = ", ".join(_natural_order(query)) or "1"
         sql = f"WITH {with_clause}\nSELECT {', '.join(columns)} FROM {joined} ORDER BY {order}"
-        return BuiltQuery(
-            sql=sql, params=params.values, columns=tuple(r.alias for r in query.metrics), finish_in_python=True
-        )
+        return BuiltQuery(sql=sql, params=params.values, finish_in_python=True)
     having = [
         f"({metric_expression(h.request, query, params)}) {catalog.HAVING_OPERATORS[h.operator]} {params.add(h.value)}"
         for h in query.having
@@ -313,4 +311,4 @@ def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) ->
     final = f"SELECT {', '.join(columns)} FROM {joined}{where}"
     limit = params.add(query.limit + 1)  # one more than asked tells whether the answer was truncated
     sql = f"WITH {with_clause}\nSELECT * FROM ({final}) AS result ORDER BY {_order_by(query)} LIMIT {limit}"
-    return BuiltQuery(sql=sql, params=params.values, columns=tuple(r.alias for r in query.metrics))
+    return BuiltQuery(sql=sql, params=params.values)

@@ -29,7 +29,7 @@ class QueryResult:
     units: dict[str, str] = field(default_factory=dict)
 
 
-Record = tuple[Any, ...] | list[Any]
+Record = tuple[Any, ...]
 
 
 def run_query(query: MetricsQuery) -> QueryResult:
