@@ -1,5 +1,6 @@
 """gunicorn settings for `make run` and the Docker image; every value can come from the environment."""
 
+import gc
 import multiprocessing
 import os
 
@@ -16,11 +17,26 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 wsgi_app = "observatory.wsgi:application"
 
 
+# Young-generation collections every 50,000 allocations instead of 700: an answer of thousands
+# of rows allocates hundreds of thousands of short-lived objects, nearly all freed by reference
+# counting; fewer collections mean fewer passes over them.
+GC_THRESHOLDS = (50_000, 50, 100)
+
+
 def post_worker_init(worker: object) -> None:
     """Each worker folds queued spans into the rollups twice a second (metrics.rollups.fold), and
-    loads the price data before its first request rather than during it (~0.5 s)."""
+    loads the price data before its first request rather than during it (~0.5 s).
+
+    Then everything loaded so far (Django, the app, the price data: ~120,000 objects) is moved
+    out of the garbage collector's sight with gc.freeze(): a full collection during a request
+    no longer walks them. In process, S2 (6,700 answer rows) went from p50 115-130 / p95 ~200 ms
+    to p50 107 / p95 138-145 ms with both changes.
+    """
     from metrics.ingest.pricing import load_price_data
     from metrics.rollups.fold import start_background_folding
 
     start_background_folding()
     load_price_data()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
