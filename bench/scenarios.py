@@ -193,5 +193,5 @@ SELECT t.bucket, t.model, t.requests,
        CASE WHEN p.k = {ZERO_KEY} THEN 0 ELSE 2 * power({GAMMA!r}::float8, p.k) / ({GAMMA!r}::float8 + 1) END,
        t.cost
 FROM totals t JOIN p95 p USING (bucket, model)
-ORDER BY t.cost DESC
+ORDER BY t.cost DESC, t.bucket, t.model  -- equal costs in the API's tie order (bucket, then model)
 """
