@@ -116,20 +116,25 @@ def rollup_columns(rollup: Rollup) -> list[str]:
     return [*columns, "error_count"]
 
 
-def rollup_select_from_spans(rollup: Rollup, source: str) -> str:
-    """The rollup's rows (every column, in table order) aggregated from the span rows of `source`."""
-    key, key_list = _key(rollup), ", ".join(_key(rollup))
-    latency = [m for m in MEASURES if m.kind == "latency"]
-    aggregates = ["count(*) AS request_count"] + [agg for m in MEASURES for agg in _aggregates(m)]
-    aggregates.append("count(*) FILTER (WHERE status_code = 'ERROR') AS error_count")
-    select_columns = [f"totals.{c}" for c in key] + ["totals.request_count"]
+def _delta_columns(rollup: Rollup) -> list[str]:
+    """The rollup's columns in table order, from the `totals` subquery and the `sketch_<measure>` joins."""
+    columns = [f"totals.{c}" for c in _key(rollup)] + ["totals.request_count"]
     for measure in MEASURES:
         for column in measure.columns:
             if column.endswith(("_sketch_keys", "_sketch_counts")):
-                select_columns.append(f"coalesce(sketch_{measure.name}.{column}, '{{}}') AS {column}")
+                columns.append(f"coalesce(sketch_{measure.name}.{column}, '{{}}') AS {column}")
             else:
-                select_columns.append(f"totals.{column}")
-    select_columns.append("totals.error_count")
+                columns.append(f"totals.{column}")
+    return [*columns, "totals.error_count"]
+
+
+def rollup_select_from_spans(rollup: Rollup, source: str) -> str:
+    """The rollup's rows (every column, in table order) aggregated from the span rows of `source`."""
+    key_list = ", ".join(_key(rollup))
+    latency = [m for m in MEASURES if m.kind == "latency"]
+    aggregates = ["count(*) AS request_count"] + [agg for m in MEASURES for agg in _aggregates(m)]
+    aggregates.append("count(*) FILTER (WHERE status_code = 'ERROR') AS error_count")
+    select_columns = _delta_columns(rollup)
     joins = "\n    ".join(f"LEFT JOIN {_sketch_subquery(rollup, m, source)} USING ({key_list})" for m in latency)
     select_list = ",\n        ".join(select_columns)
     aggregate_list = ",\n               ".join(aggregates)
@@ -161,17 +166,10 @@ def rollup_select_from_rows(rollup: Rollup, rows: str) -> str:
             if partial in _MERGE_ROWS:
                 aggregates.append(f"{_MERGE_ROWS[partial]}({column}) AS {column}")
     aggregates.append("sum(error_count)::bigint AS error_count")
-    select_columns = [f"totals.{c}" for c in key] + ["totals.request_count"]
     joins = []
-    for measure in MEASURES:
-        for column in measure.columns:
-            if column.endswith(("_sketch_keys", "_sketch_counts")):
-                select_columns.append(f"coalesce(sketch_{measure.name}.{column}, '{{}}') AS {column}")
-            else:
-                select_columns.append(f"totals.{column}")
-        if measure.kind == "latency":
-            keys, counts = f"{measure.name}_sketch_keys", f"{measure.name}_sketch_counts"
-            joins.append(f"""LEFT JOIN (
+    for measure in (m for m in MEASURES if m.kind == "latency"):
+        keys, counts = f"{measure.name}_sketch_keys", f"{measure.name}_sketch_counts"
+        joins.append(f"""LEFT JOIN (
         SELECT {key_list}, array_agg(k ORDER BY k) AS {keys}, array_agg(c ORDER BY k) AS {counts}
         FROM (
             SELECT {key_select}, u.k, sum(u.c)::bigint AS c
@@ -180,8 +178,7 @@ def rollup_select_from_rows(rollup: Rollup, rows: str) -> str:
         ) AS keyed
         GROUP BY {key_list}
     ) AS sketch_{measure.name} USING ({key_list})""")
-    select_columns.append("totals.error_count")
-    return f"""SELECT {", ".join(select_columns)}
+    return f"""SELECT {", ".join(_delta_columns(rollup))}
     FROM (SELECT {key_select}, {", ".join(aggregates)} FROM {rows} GROUP BY {positions}) AS totals
     {" ".join(joins)}"""
 
