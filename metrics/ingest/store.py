@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from psycopg import errors as pg_errors
 
 from metrics.ingest.records import SpanRecord
-from metrics.rollups.fold import QUEUE, fold_quietly
+from metrics.rollups.fold import QUEUE, fold_soon
 from metrics.rollups.identities import number_batch
 from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS
 from metrics.rollups.partitions import ensure_partitions, forget_partitions
@@ -149,5 +149,5 @@ def store_records(org_id: int, records: Sequence[SpanRecord]) -> int:
     if not records:
         return 0
     stored = store_columns(records_to_columns(org_id, records), {r.ts.date() for r in records})
-    fold_quietly()  # the spans are committed: a failed fold only delays them in the rollups
+    fold_soon()  # the spans are committed: a failed fold only delays them in the rollups
     return stored

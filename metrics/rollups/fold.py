@@ -1,10 +1,12 @@
 """Moves the queued spans (llm_rollup_queue) into every rollup, exactly once.
 
 Ingest queues the rollup columns of the spans it stored in the same statement that stores
-them, and then folds. One folder at a time: the others return at once, and what they
-queued is taken by the fold in progress or the next one. A thread in every server process
-folds twice a second as well, so nothing stays queued longer than that even when no
-ingest follows (`start_background_folding`).
+them, and then asks for a fold (`fold_soon`). In a server process a folder thread
+(`start_background_folding`) does it at once, so the request answers right after its commit
+and the process's next request is decoded while the database folds; the thread also folds
+twice a second on its own, so nothing stays queued longer than that. Without the thread
+(tests, management commands) the request folds itself. One folder at a time: the others
+return at once, and what they queued is taken by the fold in progress or the next one.
 
 Under load, batches that commit while a fold runs are folded together by the next one, which
 is cheaper per span: measured here, ~150 µs a span when a fold takes one 500-span batch,
@@ -84,10 +86,20 @@ def fold_quietly() -> None:
 
 
 _started = threading.Event()
+_wanted = threading.Event()
+
+
+def fold_soon() -> None:
+    """After a commit that queued spans: the folder thread folds at once, or (without one) the caller."""
+    if _started.is_set():
+        _wanted.set()
+    else:
+        fold_quietly()
 
 
 def start_background_folding() -> None:
-    """A daemon thread folding every half second (once per process; gunicorn calls it per worker)."""
+    """A daemon thread folding when asked (`fold_soon`) and every half second (once per process;
+    gunicorn calls it per worker)."""
     if _started.is_set():
         return
     _started.set()
@@ -97,7 +109,8 @@ def start_background_folding() -> None:
 
         vacuumed = time.monotonic()
         while True:
-            time.sleep(BACKGROUND_INTERVAL_SECONDS)
+            _wanted.wait(BACKGROUND_INTERVAL_SECONDS)
+            _wanted.clear()
             close_old_connections()
             try:
                 idle = queue_is_empty()  # one cheap query; a fold costs several
