@@ -29,6 +29,7 @@ QUEUE = "llm_rollup_queue"
 FOLD_SOURCE = "fold_source"
 FOLD_LOCK = 7_362_104  # pg advisory lock key: "one folder at a time"
 BACKGROUND_INTERVAL_SECONDS = 0.5
+BUSY_RETRY_SECONDS = 0.05
 # Every fold deletes the whole queue: under steady ingest that is tens of thousands of dead
 # rows a second, more than autovacuum's once-a-minute visits keep up with, and every DELETE
 # and emptiness check scans them. The background folder vacuums the queue this often.
@@ -77,12 +78,13 @@ def vacuum_queue() -> None:
         cursor.execute(f"VACUUM {QUEUE}")
 
 
-def fold_quietly() -> None:
-    """fold_pending for callers whose spans are committed: a failure is logged, the next fold retries."""
+def fold_quietly() -> int:
+    """fold_pending for callers whose spans are committed: a failure is logged (0), the next fold retries."""
     try:
-        fold_pending()
+        return fold_pending()
     except Exception as exc:  # noqa: BLE001 - the spans stay queued; nothing is lost
         logger.warning("folding queued spans into the rollups failed (%s); the next fold retries", type(exc).__name__)
+        return 0
 
 
 _started = threading.Event()
@@ -107,10 +109,11 @@ def start_background_folding() -> None:
     def loop() -> None:
         from django.db import close_old_connections
 
-        vacuumed = time.monotonic()
+        vacuumed, wait = time.monotonic(), BACKGROUND_INTERVAL_SECONDS
         while True:
-            _wanted.wait(BACKGROUND_INTERVAL_SECONDS)
+            _wanted.wait(wait)
             _wanted.clear()
+            wait = BACKGROUND_INTERVAL_SECONDS
             close_old_connections()
             try:
                 idle = queue_is_empty()  # one cheap query; a fold costs several
@@ -119,7 +122,9 @@ def start_background_folding() -> None:
                     vacuumed = time.monotonic()
             except Exception:  # noqa: BLE001 - the database is away; try again next time
                 continue
-            if not idle:
-                fold_quietly()
+            if not idle and not fold_quietly():
+                # Another process was folding (or the fold failed): what it did not take is
+                # folded shortly after it ends, not half a second later.
+                wait = BUSY_RETRY_SECONDS
 
     threading.Thread(target=loop, name="rollup-folder", daemon=True).start()
