@@ -29,7 +29,7 @@ from metrics.query.sql_parts import (
     where_sql,
 )
 from metrics.query.uniques import unique_ctes
-from metrics.rollups.measures import GRAINS_BY_NAME, MEASURES_BY_NAME
+from metrics.rollups.measures import GRAINS_BY_NAME, MEASURES_BY_NAME, PARTIAL_MERGE
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,10 @@ class BuiltQuery:
 # ---- partial aggregates per segment --------------------------------------------------------------
 
 
-_MERGE = {"count": "sum", "sum": "sum", "sumsq": "sum", "min": "min", "max": "max"}
-
-
 def _measure_merges(partials: dict[str, list[str]], source: str) -> list[str]:
     """Adds up partial aggregates: rollup columns (source 'r.') or earlier partials (source '')."""
     return [
-        f"{_MERGE[partial]}({source}{name}_{partial}) AS {name}_{partial}"
+        f"{PARTIAL_MERGE[partial]}({source}{name}_{partial}) AS {name}_{partial}"
         for name, parts in partials.items()
         for partial in parts
     ]

@@ -12,6 +12,7 @@ from typing import Any
 from metrics.query import catalog
 from metrics.query.sources import Segment
 from metrics.query.spec import Filter, MetricRequest, MetricsQuery
+from metrics.rollups.measures import PARTIAL_MERGE
 
 
 @dataclass
@@ -42,7 +43,6 @@ PARTIALS_OF_AGGREGATION: dict[str, tuple[str, ...]] = {
     "count": ("count",),
     "stddev": ("count", "sum", "sumsq"),
 }  # percentiles come from sketches or percentile_disc, not from partials
-PARTIAL_ORDER = ("count", "sum", "sumsq", "min", "max")
 
 
 def needed_partials(query: MetricsQuery) -> dict[str, list[str]]:
@@ -53,7 +53,7 @@ def needed_partials(query: MetricsQuery) -> dict[str, list[str]]:
         if request.metric.measure:
             parts = PARTIALS_OF_AGGREGATION.get(request.aggregation or "", ())
             wanted.setdefault(request.metric.measure, set()).update(parts)
-    return {measure: [p for p in PARTIAL_ORDER if p in parts] for measure, parts in sorted(wanted.items()) if parts}
+    return {measure: [p for p in PARTIAL_MERGE if p in parts] for measure, parts in sorted(wanted.items()) if parts}
 
 
 def needed_percentiles(query: MetricsQuery) -> dict[str, set[str]]:

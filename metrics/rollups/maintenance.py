@@ -24,6 +24,7 @@ from metrics.rollups.measures import (
     ERROR_ROLLUPS,
     IDENTITY_BITMAPS,
     MEASURES,
+    PARTIAL_MERGE,
     ROLLUP_DIMENSIONS,
     ROLLUPS,
     ActivityRollup,
@@ -148,9 +149,6 @@ def rollup_select_from_spans(rollup: Rollup, source: str) -> str:
     {joins}"""
 
 
-_MERGE_ROWS = {"count": "sum", "sum": "sum", "sumsq": "sum", "min": "min", "max": "max"}
-
-
 def rollup_select_from_rows(rollup: Rollup, rows: str) -> str:
     """The rollup's rows aggregated from `rows`, rows of a rollup with the same or a finer grain and
     every dimension of this one (a fold's full-dimension delta): partial sums add up, sketches
@@ -163,8 +161,8 @@ def rollup_select_from_rows(rollup: Rollup, rows: str) -> str:
     for measure in MEASURES:
         for column in measure.columns:
             partial = column.removeprefix(f"{measure.name}_")
-            if partial in _MERGE_ROWS:
-                aggregates.append(f"{_MERGE_ROWS[partial]}({column}) AS {column}")
+            if partial in PARTIAL_MERGE:
+                aggregates.append(f"{PARTIAL_MERGE[partial]}({column}) AS {column}")
     aggregates.append("sum(error_count)::bigint AS error_count")
     joins = []
     for measure in (m for m in MEASURES if m.kind == "latency"):

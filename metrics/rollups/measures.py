@@ -30,6 +30,10 @@ class Measure:
         return tuple(base)
 
 
+# How partial aggregates of the same column combine across rows (rollup rows, fold deltas,
+# query segments): the column suffix → the SQL aggregate that merges it.
+PARTIAL_MERGE: dict[str, str] = {"count": "sum", "sum": "sum", "sumsq": "sum", "min": "min", "max": "max"}
+
 MEASURES: tuple[Measure, ...] = (
     Measure("duration", "duration_ms", "latency", numeric=True),
     Measure("ttft", "ttft_ms", "latency", numeric=True),
