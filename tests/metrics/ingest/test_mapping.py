@@ -1,11 +1,12 @@
 """Attribute mapping per convention: each fixture is what that instrumentation really sends."""
 
 import json
+import random
 from decimal import Decimal
 
 import pytest
 
-from metrics.ingest.mapping import is_llm_span, map_batch, map_span
+from metrics.ingest.mapping import PRIORITY_TABLES, is_llm_span, map_batch, map_span, pick
 from metrics.ingest.otlp import OtlpEvent, OtlpSpan
 from metrics.ingest.records import SpanRecord
 
@@ -318,3 +319,23 @@ def test_a_batch_fills_user_and_session_from_the_root_and_skips_wrapping_llm_spa
     assert index == 2
     assert isinstance(record, SpanRecord)
     assert (record.user_id, record.session_id) == ("root-user", "root-session")
+
+
+def test_pick_equals_probing_each_table_in_priority_order():
+    """pick() reads a span's attributes once; the answer must be the table-by-table probe's."""
+
+    def probe(attributes, keys):
+        for key in keys:
+            value = attributes.get(key)
+            if value not in (None, "", []):
+                return value
+        return None
+
+    rng = random.Random(7)
+    names = [key for keys in PRIORITY_TABLES.values() for key in keys] + ["http.method", "service.name"]
+    values = [None, "", [], "x", " ", 0, 12, 3.5, False, ["a"], {"k": 1}]
+    for _ in range(2000):
+        attributes = {name: rng.choice(values) for name in rng.sample(names, rng.randint(0, 12))}
+        picked = pick(attributes)
+        for field, keys in PRIORITY_TABLES.items():
+            assert picked.get(field) == probe(attributes, keys), (field, attributes)
