@@ -182,3 +182,11 @@ ROLLUP_TABLES: tuple[str, ...] = (
     *(e.table for e in ERROR_ROLLUPS),
 )
 SPAN_TABLES: tuple[str, ...] = ("llm_traces", *ROLLUP_TABLES, "llm_identities", "llm_identity_counters")
+# How many days each of them keeps (retention deletes older buckets; queries stop reading a
+# table a day before that).
+ROLLUP_RETENTION_DAYS: dict[str, int] = {
+    **{r.table: r.grain.retention_days for r in ROLLUPS},
+    **{a.table: a.retention_days for a in ACTIVITY_ROLLUPS},
+    **{b.table: b.grain.retention_days for b in IDENTITY_BITMAPS},
+    **{e.table: e.grain.retention_days for e in ERROR_ROLLUPS},
+}

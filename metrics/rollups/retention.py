@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from accounts.models import Organization
-from metrics.rollups.measures import ACTIVITY_ROLLUPS, ERROR_ROLLUPS, IDENTITY_BITMAPS, ROLLUPS
+from metrics.rollups.measures import ROLLUP_RETENTION_DAYS
 from metrics.rollups.partitions import create_partitions_ahead, existing_partitions, forget_partitions
 
 DEFAULT_RETENTION_DAYS = 90
@@ -42,11 +42,7 @@ def enforce_retention(*, now: datetime | None = None) -> RetentionReport:
             cutoff = now - timedelta(days=organization.retention_days)
             cursor.execute("DELETE FROM llm_traces WHERE org_id = %s AND ts < %s", [organization.pk, cutoff])
             report.deleted_spans += cursor.rowcount
-        tables = [(r.table, r.grain.retention_days) for r in ROLLUPS]
-        tables += [(a.table, a.retention_days) for a in ACTIVITY_ROLLUPS]
-        tables += [(b.table, b.grain.retention_days) for b in IDENTITY_BITMAPS]
-        tables += [(e.table, e.grain.retention_days) for e in ERROR_ROLLUPS]
-        for table, days in tables:
+        for table, days in ROLLUP_RETENTION_DAYS.items():
             cursor.execute(f"DELETE FROM {table} WHERE bucket < %s", [now - timedelta(days=days)])
             report.deleted_rollup_rows[table] = cursor.rowcount
     create_partitions_ahead(days_ahead=7, today=now.date())

@@ -232,3 +232,41 @@ def test_spans_queued_when_a_day_is_rebuilt_are_counted_once(roles):
     expected = expected_rollups([as_stored(span) for span in spans], ROLLUPS[0].grain)
     assert normalize_db_rows(rollup_rows("llm_metrics_1min", organization.pk)) == expected
     assert sum(r["request_count"] for r in rollup_rows("llm_metrics_1day", organization.pk)) == 10
+
+
+def test_a_rebuild_builds_no_rows_past_their_table_retention_and_still_takes_the_spans_off_the_queue(roles):
+    from metrics.ingest import store
+    from metrics.rollups.fold import fold_pending
+    from metrics.rollups.measures import GRAINS_BY_NAME
+
+    organization = services.organization_ensure(slug="old-day")
+    old = (NOW - timedelta(days=GRAINS_BY_NAME["1min"].retention_days + 3)).replace(hour=12, minute=0, second=0)
+    spans = [
+        {
+            "trace_id": f"{n:032x}",
+            "span_id": f"{n:016x}",
+            "start_time": (old + timedelta(minutes=n)).isoformat(),
+            "duration_ms": 10 * n,
+            "provider": "p",
+            "model": "m",
+        }
+        for n in range(1, 6)
+    ]
+    # a 1-minute row of that day left from before (its span since gone) is emptied, not kept
+    pipeline.ingest(organization, [(0, parse_json_span({**spans[0], "span_id": "f" * 16}))])
+    assert len(rollup_rows("llm_metrics_1min", organization.pk)) == 1
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM llm_traces WHERE org_id = %s", [organization.pk])
+    # stored and queued, not folded yet (store_columns is ingest without its fold)
+    records = [parse_json_span(span) for span in spans]
+    store.store_columns(store.records_to_columns(organization.pk, records), {r.ts.date() for r in records})
+
+    rebuild_rollups(start=old, end=old + timedelta(hours=1), org_id=organization.pk)
+    fold_pending()
+
+    assert rollup_rows("llm_metrics_1min", organization.pk) == []  # past its 37 days: never read, not built
+    for table in ("llm_metrics_1hour", "llm_metrics_1day", "llm_models_1hour", "llm_totals_1day"):
+        assert sum(r["request_count"] for r in rollup_rows(table, organization.pk)) == 5, table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM llm_rollup_queue WHERE org_id = %s", [organization.pk])
+        assert cursor.fetchone()[0] == 0
