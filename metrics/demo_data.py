@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db import connection, connections, transaction
 
@@ -240,24 +241,9 @@ def generate_dataset(
                 progress(done[0], spec.spans)
         return inserted
 
-    if workers <= 1 or connection.in_atomic_block or len(firsts) < 2:
-        for first in firsts:
-            chunk(first)
-    else:
-
-        def on_own_connection(first: int) -> int:
-            try:
-                return chunk(first)
-            finally:
-                connections.close_all()
-
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="demo-data") as pool:
-            list(pool.map(on_own_connection, firsts))
-    # The rollups' plans need to know the new rows are there (autovacuum would notice too late).
-    with connection.cursor() as cursor:
-        for day, partition in sorted(existing_partitions().items()):
-            if start.date() <= day <= end.date():
-                cursor.execute(f"ANALYZE {partition}")
+    partitions = [name for day, name in sorted(existing_partitions().items()) if start.date() <= day <= end.date()]
+    _each(chunk, firsts, workers)
+    _each(_analyze_quickly, partitions, workers)
     rebuild_rollups(
         start=start - timedelta(days=1),
         end=end + timedelta(days=1),
@@ -266,6 +252,36 @@ def generate_dataset(
         progress=rollup_progress,
     )
     return done[1]
+
+
+def _each(work: Callable[[Any], Any], items: list[Any], workers: int) -> None:
+    """work(item) for every item, `workers` at once on their own connections (one at a time in a transaction)."""
+    if workers <= 1 or connection.in_atomic_block or len(items) < 2:
+        for item in items:
+            work(item)
+        return
+
+    def on_own_connection(item: Any) -> None:
+        try:
+            work(item)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="demo-data") as pool:
+        list(pool.map(on_own_connection, items))
+
+
+def _analyze_quickly(partition: str) -> None:
+    """The rollups' plans need to know the new rows are there (autovacuum would notice too late).
+
+    A small sample tells them (the row counts and which organizations the rows belong to) in a
+    seventh of a full ANALYZE's time: 59 instead of 427 ms for a partition of 100,000 spans, 40 s
+    per organization of a 10M load before. Finer statistics come with the next full ANALYZE (the
+    benchmark's VACUUM ANALYZE); a demo's partitions are smaller than the sample anyway.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL default_statistics_target = 10")
+        cursor.execute(f"ANALYZE {partition}")
 
 
 def _generate_chunk(

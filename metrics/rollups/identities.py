@@ -67,8 +67,11 @@ def number_batch(org_id: int, users: Iterable[str | None], sessions: Iterable[st
 
 def number_identities(cursor: Any, source: str, identity: str, params: dict[str, Any] | None = None) -> None:
     """Gives a number to every identity of `source` (a table expression of spans) that has none yet."""
+    # DISTINCT in a subquery can hash; array_agg(DISTINCT ...) always sorts (5.6 s instead of 2.7 s
+    # for the 200,000 sessions of 9M spans).
     cursor.execute(
-        f"SELECT org_id, array_agg(DISTINCT {identity}) FROM {source} WHERE {identity} IS NOT NULL GROUP BY org_id",
+        f"SELECT org_id, array_agg({identity}) FROM (SELECT DISTINCT org_id, {identity} FROM {source}"
+        f" WHERE {identity} IS NOT NULL) AS distinct_identities GROUP BY org_id",
         params,
     )
     for org_id, values in cursor.fetchall():
