@@ -78,13 +78,13 @@ def vacuum_queue() -> None:
         cursor.execute(f"VACUUM {QUEUE}")
 
 
-def fold_quietly() -> int:
-    """fold_pending for callers whose spans are committed: a failure is logged (0), the next fold retries."""
+def fold_quietly() -> int | None:
+    """fold_pending for callers whose spans are committed: a failure is logged (None), the next fold retries."""
     try:
         return fold_pending()
     except Exception as exc:  # noqa: BLE001 - the spans stay queued; nothing is lost
         logger.warning("folding queued spans into the rollups failed (%s); the next fold retries", type(exc).__name__)
-        return 0
+        return None
 
 
 _started = threading.Event()
@@ -122,9 +122,10 @@ def start_background_folding() -> None:
                     vacuumed = time.monotonic()
             except Exception:  # noqa: BLE001 - the database is away; try again next time
                 continue
-            if not idle and not fold_quietly():
-                # Another process was folding (or the fold failed): what it did not take is
-                # folded shortly after it ends, not half a second later.
+            if not idle and fold_quietly() == 0:
+                # Another process was folding: what it did not take is folded shortly after it
+                # ends, not half a second later. (After a failure, such as a rebuild holding a
+                # rollup table, the next try is the regular one: one warning per half second.)
                 wait = BUSY_RETRY_SECONDS
 
     threading.Thread(target=loop, name="rollup-folder", daemon=True).start()

@@ -162,3 +162,40 @@ def test_a_parallel_rebuild_during_ingest_neither_loses_nor_doubles_a_span(roles
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_relation_size('llm_rollup_queue')")
         assert cursor.fetchone()[0] == 0
+
+
+def test_fold_outcomes_tell_another_folder_busy_from_a_failed_fold(roles):
+    """The folder thread retries 50 ms after a busy lock (0) but waits its half second after a
+    failure (None), so a rebuild holding a rollup table does not log a warning every 50 ms."""
+    import psycopg
+    from django.conf import settings
+
+    from metrics.ingest import store
+    from metrics.rollups.fold import FOLD_LOCK, fold_quietly
+
+    organization = services.organization_ensure(slug="fold-outcomes")
+    span = {
+        "trace_id": "c" * 32,
+        "span_id": "d" * 16,
+        "start_time": datetime.now(UTC).isoformat(),
+        "duration_ms": 5,
+        "provider": "p",
+        "model": "m",
+    }
+    record = parse_json_span(span)
+    store.store_columns(store.records_to_columns(organization.pk, [record]), {record.ts.date()})
+    database = settings.DATABASES["default"]
+    other = psycopg.connect(
+        host=database["HOST"], port=database["PORT"], user=database["USER"], dbname=database["NAME"], autocommit=True
+    )
+    try:
+        other.execute("SELECT pg_advisory_lock(%s)", [FOLD_LOCK])
+        assert fold_quietly() == 0  # another folder holds the lock
+        other.execute("SELECT pg_advisory_unlock(%s)", [FOLD_LOCK])
+        with other.transaction():
+            other.execute(f"LOCK TABLE {ROLLUPS[0].table} IN ACCESS EXCLUSIVE MODE")
+            assert fold_quietly() is None  # the fold gave up on its lock timeout
+    finally:
+        other.close()
+    assert fold_quietly() == 1  # and the span, still queued, is folded by the next one
+    assert sum(r["request_count"] for r in rollup_rows(ROLLUPS[0].table, organization.pk)) == 1
