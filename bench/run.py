@@ -9,6 +9,7 @@ bench/results/<timestamp>.json.
 
 import argparse
 import json
+import math
 import os
 import platform
 import random
@@ -244,13 +245,45 @@ def check_s1(body: dict[str, Any], floor_rows: list[tuple]) -> str:
 
 
 def check_s3(body: dict[str, Any], floor_rows: list[tuple]) -> str:
-    current = next((r for r in floor_rows if r[0]), None)
+    """The summary against the floor's document: both periods, the top lists and the common errors."""
+    import orjson
+
+    document = floor_rows[0][0] if floor_rows else None
+    document = orjson.loads(document) if isinstance(document, str | bytes) else document or {}
+    periods = {p["current"]: p for p in document.get("periods") or []}
+    problems = []
+    for name, current in (("current_period", True), ("previous_period", False)):
+        got, wanted = body[name], periods.get(current)
+        if wanted is None:
+            if got["total_requests"] != 0:
+                problems.append(f"{name}: no rows in floor")
+            continue
+        have = (got["total_requests"], round(got["total_cost_usd"], 6), got["unique_users"], got["unique_sessions"])
+        want = (wanted["requests"], round(wanted["cost"], 6), wanted["users"], wanted["sessions"])
+        if have != want or not math.isclose(got["p95_duration_ms"], wanted["p95"], rel_tol=1e-9):
+            problems.append(f"{name}: API {have} p95 {got['p95_duration_ms']} vs floor {want} p95 {wanted['p95']}")
+    for ranking, items in body["top_items"].items():
+        have = [(i["provider"], i["model"], round(float(i["value"]), 6), i["percentage"]) for i in items]
+        want = [
+            (i["provider"], i["model"], round(float(i["value"]), 6), float(i["percentage"]))
+            for i in (document.get("top") or {}).get(ranking) or []
+        ]
+        if have != want:
+            problems.append(f"top_items.{ranking}: API {have[:1]} vs floor {want[:1]}")
+    have_errors = [(e["error_type"], e["count"]) for e in body["quality"]["most_common_errors"]]
+    want_errors = [(e["error_type"], e["count"]) for e in document.get("errors") or []]
+    if have_errors != want_errors:
+        problems.append(f"most_common_errors: API {have_errors[:2]} vs floor {want_errors[:2]}")
+    return "ok" if not problems else "MISMATCH: " + "; ".join(problems)
+
+
+def check_s3_raw(body: dict[str, Any], raw_rows: list[tuple]) -> str:
+    """The summary's current period against the raw spans (S3_CHECK)."""
+    (current,) = raw_rows
     got = body["current_period"]
-    if current is None:
-        return "ok" if got["total_requests"] == 0 else "MISMATCH: no current period in floor"
-    wanted = (int(current[1]), round(float(current[2]), 6), int(current[6]), int(current[7]))
+    wanted = (int(current[1]), round(float(current[2] or 0), 6), int(current[6]), int(current[7]))
     have = (got["total_requests"], round(got["total_cost_usd"], 6), got["unique_users"], got["unique_sessions"])
-    return "ok" if wanted == have else f"MISMATCH: API {have} vs floor {wanted}"
+    return "ok" if wanted == have else f"MISMATCH: API {have} vs raw spans {wanted}"
 
 
 def check_s5(body: dict[str, Any], floor_rows: list[tuple]) -> str:
@@ -422,7 +455,7 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
                 if scenario.name == "S1" and result["check"] == "ok":
                     result["check"] = check_s1(body, query_once(S1_CHECK, params))
                 if scenario.name == "S3" and result["check"] == "ok":
-                    result["check"] = check_s3(body, query_once(S3_CHECK, params))
+                    result["check"] = check_s3_raw(body, query_once(S3_CHECK, params))
             elif scenario.name == "S6":
                 result["check"] = check_s6(body)
             else:

@@ -134,32 +134,83 @@ WHERE org_id = %(org_id)s AND ts >= %(start)s AND ts < %(end)s
 GROUP BY 1, 2 ORDER BY 1, 2
 """
 
-# The best single statement over the tables the service keeps: totals per hour and the
-# identity bitmaps (both periods in one pass).
-S3_FLOOR = """
-WITH periods AS (
-    SELECT bucket >= %(start)s::timestamptz AS current, sum(request_count) AS requests,
-           sum(total_cost_sum) AS cost, sum(total_tokens_sum) AS tokens,
+# The best single statement over the tables the service keeps for everything the summary answers:
+# both periods' totals and p95 (hourly totals, sketches merged in SQL), unique users and sessions
+# (identity bitmaps), the four top-5 lists with their shares (hourly models rollup) and the ten
+# most common errors (hourly error rollup), as one JSON document.
+S3_FLOOR = f"""
+WITH bounds AS (
+    SELECT %(start)s::timestamptz AS start, %(end)s::timestamptz AS stop,
+           %(start)s::timestamptz - (%(end)s::timestamptz - %(start)s::timestamptz) AS previous_start
+), totals AS (
+    SELECT t.* , t.bucket >= b.start AS current
+    FROM llm_totals_1hour t, bounds b
+    WHERE t.org_id = %(org_id)s AND t.bucket >= b.previous_start AND t.bucket < b.stop
+), periods AS (
+    SELECT current, sum(request_count) AS requests, sum(total_cost_sum) AS cost, sum(total_tokens_sum) AS tokens,
            sum(duration_sum) / nullif(sum(duration_count), 0) AS avg_duration, sum(error_count) AS errors
-    FROM llm_totals_1hour
-    WHERE org_id = %(org_id)s AND bucket >= %(start)s::timestamptz - (%(end)s::timestamptz - %(start)s::timestamptz)
-      AND bucket < %(end)s
-    GROUP BY 1
+    FROM totals GROUP BY current
+), keyed AS (
+    SELECT current, k, sum(sum(c)) OVER (PARTITION BY current ORDER BY k) AS running,
+           sum(sum(c)) OVER (PARTITION BY current) AS total
+    FROM totals, unnest(duration_sketch_keys, duration_sketch_counts) AS u(k, c)
+    GROUP BY current, k
+), p95 AS (
+    SELECT current, min(k) FILTER (WHERE running >= greatest(1, ceil(0.95 * total::float8))) AS k
+    FROM keyed GROUP BY current
 ), users AS (
-    SELECT bucket >= %(start)s::timestamptz AS current, bit_count(bitmap_union(bits)) AS users
-    FROM llm_users_bitmap_1hour
-    WHERE org_id = %(org_id)s AND bucket >= %(start)s::timestamptz - (%(end)s::timestamptz - %(start)s::timestamptz)
-      AND bucket < %(end)s
+    SELECT u.bucket >= b.start AS current, bit_count(bitmap_union(u.bits)) AS users
+    FROM llm_users_bitmap_1hour u, bounds b
+    WHERE u.org_id = %(org_id)s AND u.bucket >= b.previous_start AND u.bucket < b.stop
     GROUP BY 1
 ), sessions AS (
-    SELECT bucket >= %(start)s::timestamptz AS current, bit_count(bitmap_union(bits)) AS sessions
-    FROM llm_sessions_bitmap_1hour
-    WHERE org_id = %(org_id)s AND bucket >= %(start)s::timestamptz - (%(end)s::timestamptz - %(start)s::timestamptz)
-      AND bucket < %(end)s
+    SELECT s.bucket >= b.start AS current, bit_count(bitmap_union(s.bits)) AS sessions
+    FROM llm_sessions_bitmap_1hour s, bounds b
+    WHERE s.org_id = %(org_id)s AND s.bucket >= b.previous_start AND s.bucket < b.stop
     GROUP BY 1
+), models AS (
+    SELECT provider, model, sum(request_count) AS requests, sum(total_cost_sum) AS cost,
+           sum(duration_sum) / nullif(sum(duration_count), 0) AS avg_duration,
+           coalesce(sum(duration_sum), 0) AS time_spent, sum(error_count) AS errors
+    FROM llm_models_1hour m, bounds b
+    WHERE m.org_id = %(org_id)s AND m.bucket >= b.start AND m.bucket < b.stop
+    GROUP BY provider, model
+), rankings AS (
+    SELECT 'by_cost' AS ranking, provider, model, cost AS value, cost AS share FROM models WHERE cost > 0
+    UNION ALL SELECT 'by_requests', provider, model, requests, requests FROM models WHERE requests > 0
+    UNION ALL SELECT 'by_duration', provider, model, avg_duration, time_spent FROM models WHERE avg_duration > 0
+    UNION ALL SELECT 'by_errors', provider, model, errors, errors FROM models WHERE errors > 0
+), ranked AS (
+    SELECT ranking, provider, model, value,
+           round((share / nullif(sum(share) OVER (PARTITION BY ranking), 0) * 100)::numeric, 2) AS percentage,
+           row_number() OVER (PARTITION BY ranking ORDER BY value DESC, provider, model) AS place
+    FROM rankings
+), errors AS (
+    SELECT coalesce(nullif(error_type, ''), 'unknown') AS error_type, sum(error_count) AS n,
+           min(sample_message) AS sample
+    FROM llm_errors_1hour e, bounds b
+    WHERE e.org_id = %(org_id)s AND e.bucket >= b.start AND e.bucket < b.stop
+    GROUP BY 1 ORDER BY n DESC, error_type LIMIT 10
 )
-SELECT current, requests, cost, tokens, avg_duration, errors, users, sessions
-FROM periods LEFT JOIN users USING (current) LEFT JOIN sessions USING (current)
+SELECT json_build_object(
+    'periods', (
+        SELECT json_agg(json_build_object(
+            'current', p.current, 'requests', p.requests, 'cost', p.cost, 'tokens', p.tokens,
+            'avg_duration', p.avg_duration, 'errors', p.errors,
+            'error_rate', p.errors::float8 / nullif(p.requests, 0),
+            'p95', CASE WHEN q.k = {ZERO_KEY} THEN 0
+                        ELSE 2 * power({GAMMA!r}::float8, q.k) / ({GAMMA!r}::float8 + 1) END,
+            'users', u.users, 'sessions', s.sessions))
+        FROM periods p LEFT JOIN p95 q USING (current) LEFT JOIN users u USING (current)
+        LEFT JOIN sessions s USING (current)),
+    'top', (
+        SELECT json_object_agg(ranking, items) FROM (
+            SELECT ranking, json_agg(json_build_object('provider', provider, 'model', model, 'value', value,
+                                                       'percentage', percentage) ORDER BY place) AS items
+            FROM ranked WHERE place <= 5 GROUP BY ranking) AS lists),
+    'errors', (SELECT json_agg(json_build_object('error_type', error_type, 'count', n, 'sample_message', sample))
+               FROM errors)
+)
 """
 
 # Checked once, not timed: the current period's numbers straight from the raw spans.
