@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,14 +28,19 @@ def render_json(payload: Any) -> bytes:
 
 @dataclass(frozen=True)
 class Answer:
-    payload: Any
     etag: str
     json: bytes  # rendered once, so a cache hit is served without encoding again
     hit: bool
+    load_payload: Callable[[], Any]  # the answer as Python objects, for the CSV rendering
 
 
 def cached(kind: str, identity: tuple[Any, ...], compute: Callable[[], Any]) -> Answer:
-    """Computes and stores on a miss; never fails because of the cache."""
+    """Computes and stores on a miss; never fails because of the cache.
+
+    The entry holds the rendered JSON and the answer's objects pickled apart, so a hit for
+    JSON unpickles a few bytes objects rather than every row's dict and Decimals (0.3 ms of a
+    1.3 ms cached S1): only a CSV request unpickles the objects.
+    """
     key = cache_key(kind, identity)
     ttl = settings.CACHE_DEFAULT_TTL
     if ttl > 0:
@@ -44,16 +50,18 @@ def cached(kind: str, identity: tuple[Any, ...], compute: Callable[[], Any]) -> 
             logger.warning("metrics cache unavailable on read; answering uncached", exc_info=True)
             entry = None
         if entry is not None:
-            return Answer(entry["payload"], entry["etag"], entry["json"], hit=True)
+            pickled = entry["payload"]
+            return Answer(entry["etag"], entry["json"], hit=True, load_payload=lambda: pickle.loads(pickled))
     payload = compute()
     body = render_json(payload)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     if ttl > 0:
         try:
-            cache.set(key, {"payload": payload, "etag": etag, "json": body}, timeout=ttl)
+            entry = {"payload": pickle.dumps(payload, pickle.HIGHEST_PROTOCOL), "etag": etag, "json": body}
+            cache.set(key, entry, timeout=ttl)
         except Exception:  # noqa: BLE001
             logger.warning("metrics cache unavailable on write", exc_info=True)
-    return Answer(payload, etag, body, hit=False)
+    return Answer(etag, body, hit=False, load_payload=lambda: payload)
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -69,7 +69,7 @@ class MetricsBaseView(APIView):
         if etag_matches(request.headers.get("If-None-Match"), etag):
             return Response(status=304, headers=headers)
         if is_csv:
-            return Response({"_csv": to_csv(answer.payload)}, headers=headers)
+            return Response({"_csv": to_csv(answer.load_payload())}, headers=headers)
         return HttpResponse(answer.json, content_type="application/json", headers=headers)
 
 

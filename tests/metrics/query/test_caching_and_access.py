@@ -52,6 +52,18 @@ def test_csv_and_json_have_different_etags(reader, known_spans):
     assert reader.get(URL, PARAMS)["ETag"] != reader.get(URL, {**PARAMS, "format": "csv"})["ETag"]
 
 
+def test_a_csv_answer_from_the_cache_is_the_one_computed(reader, known_spans, settings):
+    """The entry keeps the answer's objects apart from its JSON; a CSV hit must render them as a miss does."""
+    settings.CACHE_DEFAULT_TTL = 0
+    uncached = reader.get(URL, {**PARAMS, "format": "csv"})
+    settings.CACHE_DEFAULT_TTL = 300
+    assert reader.get(URL, PARAMS)["X-Cache"] == "MISS"  # stored by a JSON request
+    from_cache = reader.get(URL, {**PARAMS, "format": "csv"})
+    assert (uncached["X-Cache"], from_cache["X-Cache"]) == ("MISS", "HIT")
+    assert from_cache.content == uncached.content
+    assert b"request_count" in from_cache.content and len(from_cache.content.splitlines()) > 1
+
+
 def test_a_cached_answer_stays_until_its_ttl_then_new_spans_show(reader, org, known_spans, settings):
     before = reader.get(URL, PARAMS).json()["data"][0]["request_count"]
     ingest(org, [span(DAY)])
