@@ -15,10 +15,15 @@ from metrics.api.renderers import exact_json
 logger = logging.getLogger(__name__)
 
 
+# Bumped when an entry's shape changes, so entries written by an older release (still in Redis
+# after a deploy) are never read as the new shape. 2: the answer's objects stored pickled.
+ENTRY_FORMAT = 2
+
+
 def cache_key(kind: str, identity: tuple[Any, ...]) -> str:
     """The org id is the first element of every identity, so orgs never share an entry."""
     digest = hashlib.sha256(repr(identity).encode()).hexdigest()
-    return f"metrics:{kind}:{identity[0]}:{digest}"
+    return f"metrics:{kind}:{identity[0]}:v{ENTRY_FORMAT}:{digest}"
 
 
 def render_json(payload: Any) -> bytes:
