@@ -29,15 +29,16 @@ def decode_arrays(encoded: list[bytes | None], element: np.dtype) -> tuple[np.nd
 
 def batch_quantiles(
     lengths: np.ndarray, keys: np.ndarray, counts: np.ndarray, quantiles: list[float]
-) -> list[list[float | None]]:
+) -> list[tuple[float | None, ...]]:
     """The quantiles of many concatenated sketches at once (`lengths[i]` elements belong to row i).
 
     Elements are put in (row, key) order (unless they already are); a running count over
     everything, minus each row's count before it, gives each row's ranks, found with one
     binary search per quantile.
     """
+    none = (None,) * len(quantiles)
     if not lengths.sum():
-        return [[None] * len(quantiles) for _ in lengths]
+        return [none] * len(lengths)
     rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     # One int64 sort key: the row in the high bits, the key (ZERO_KEY = -100000 and up) above zero below.
     order_key = (rows << 32) | (keys + 2**31)
@@ -58,4 +59,7 @@ def batch_quantiles(
         chosen = keys[np.minimum(found, len(keys) - 1)]
         values[:, column] = np.where(chosen == ZERO_KEY, 0.0, 2.0 * GAMMA ** chosen.astype(np.float64) / (GAMMA + 1.0))
     present = lengths > 0
-    return [row if has else [None] * len(quantiles) for row, has in zip(values.tolist(), present.tolist(), strict=True)]
+    rows = list(map(tuple, values.tolist()))
+    if not present.all():
+        rows = [row if has else none for row, has in zip(rows, present.tolist(), strict=True)]
+    return rows

@@ -102,22 +102,24 @@ def finish(
     """Percentiles from sketches, then HAVING, ORDER BY and LIMIT (+1), as the SQL would have.
 
     The SQL returns the records in their natural order (bucket, then dimensions). Each record
-    gets its percentile values appended (one tuple concatenation, not a copy and an assignment
-    per value); the returned positions say where they are.
+    gets its percentile values appended (tuple concatenation, not a copy and an assignment per
+    value); the returned positions say where they are.
     """
     positions = dict(positions)
     width = len(records[0]) if records else 0
-    appended: list[tuple[Any, ...]] = [()] * len(records)
+    per_measure: list[list[tuple[float | None, ...]]] = []
     for measure, columns, quantiles in percentile_targets(query):
         keys_at, counts_at = positions[f"_{measure}_keys"], positions[f"_{measure}_counts"]
         lengths, keys = decode_arrays([record[keys_at] for record in records], KEY_ELEMENT)
         _, counts = decode_arrays([record[counts_at] for record in records], COUNT_ELEMENT)
-        values = batch_quantiles(lengths, keys, counts, quantiles)
-        appended = [before + tuple(row) for before, row in zip(appended, values, strict=True)]
+        per_measure.append(batch_quantiles(lengths, keys, counts, quantiles))
         for column in columns:
             positions[column] = width
             width += 1
-    rows = [tuple(record) + extra for record, extra in zip(records, appended, strict=True)]
+    if len(per_measure) == 1:  # the usual case: one tuple concatenation per record
+        rows = [record + values for record, values in zip(records, per_measure[0], strict=True)]
+    else:
+        rows = [sum(values, record) for record, *values in zip(records, *per_measure, strict=True)]
     having = [(positions[f"_having_{index}"], condition) for index, condition in enumerate(query.having)]
     if having:
         rows = [row for row in rows if _passes(row, having)]
