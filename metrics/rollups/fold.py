@@ -117,9 +117,6 @@ def start_background_folding() -> None:
             close_old_connections()
             try:
                 idle = queue_is_empty()  # one cheap query; a fold costs several
-                if time.monotonic() - vacuumed > VACUUM_INTERVAL_SECONDS:
-                    vacuum_queue()
-                    vacuumed = time.monotonic()
             except Exception:  # noqa: BLE001 - the database is away; try again next time
                 continue
             if not idle and fold_quietly() == 0:
@@ -127,5 +124,12 @@ def start_background_folding() -> None:
                 # ends, not half a second later. (After a failure, such as a rebuild holding a
                 # rollup table, the next try is the regular one: one warning per half second.)
                 wait = BUSY_RETRY_SECONDS
+            # Housekeeping after the fold, so that waiting spans never wait for it.
+            if time.monotonic() - vacuumed > VACUUM_INTERVAL_SECONDS:
+                try:
+                    vacuum_queue()
+                    vacuumed = time.monotonic()
+                except Exception:  # noqa: BLE001 - the database is away; try again next time
+                    continue
 
     threading.Thread(target=loop, name="rollup-folder", daemon=True).start()
