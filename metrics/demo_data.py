@@ -93,9 +93,12 @@ class DatasetSpec:
 
 
 def _model_rates(org_id: int, day: datetime) -> list[tuple[int, DemoModel, Rates]]:
+    # One price per model for the whole dataset: the day's at noon UTC (peak hours where a
+    # provider has off-peak prices).
+    noon = day.astimezone(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     result = []
     for index, model in enumerate(DEMO_MODELS):
-        rates = rates_for(org_id, normalize_provider(model.provider), model.model, day.date())
+        rates = rates_for(org_id, normalize_provider(model.provider), model.model, noon)
         if not isinstance(rates, Rates):
             raise RuntimeError(f"no flat price for demo model {model.provider}/{model.model}")
         result.append((index, model, rates))

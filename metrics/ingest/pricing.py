@@ -1,7 +1,8 @@
 """Cost of a span that carries none: the admin's ModelPrice first, then the genai-prices package.
 
-Prices are looked up once per (org, provider, model, day) and cached in the process; the
-admin table is re-read every PRICE_TABLE_TTL_SECONDS. Arithmetic is Decimal throughout.
+Prices are looked up once per (org, provider, model, day) and cached in the process (per part
+of the day for a model whose price changes with the time of day); the admin table is re-read
+every PRICE_TABLE_TTL_SECONDS. Arithmetic is Decimal throughout.
 A span whose price cannot be found keeps NULL costs (unknown is not free).
 """
 
@@ -10,8 +11,10 @@ import logging
 import threading
 import time
 import warnings
+from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -130,11 +133,11 @@ def _admin_rates(org_id: int, provider: str, model: str, day: date) -> Rates | N
     )
 
 
-def _genai_model_price(provider: str, model: str, day: date) -> Any | None:
-    """genai-prices' price object for the model, trying the provider, then none, then without a vendor/ prefix."""
+@lru_cache(maxsize=4096)
+def _genai_model(provider: str, model: str) -> Any | None:
+    """genai-prices' model (its prices over time), trying the provider, then none, then without a vendor/ prefix."""
     from genai_prices import Usage, calc_price
 
-    when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
     attempts = [(model, provider or None), (model, None)]
     if "/" in model:
         attempts.append((model.split("/", 1)[1], provider or None))
@@ -143,21 +146,52 @@ def _genai_model_price(provider: str, model: str, day: date) -> Any | None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = calc_price(
-                    Usage(input_tokens=1, output_tokens=1),
-                    model_ref,
-                    provider_id=provider_id,
-                    genai_request_timestamp=when,
-                )
-            return result.model_price
+                result = calc_price(Usage(input_tokens=1, output_tokens=1), model_ref, provider_id=provider_id)
+            return result.model
         except (LookupError, ValueError):
             continue
     return None
 
 
+def _seconds_after_midnight(moment: time_of_day) -> int:
+    utc = datetime.combine(date(1970, 1, 1), moment).astimezone(UTC) if moment.tzinfo else moment
+    return utc.hour * 3600 + utc.minute * 60 + utc.second
+
+
+@lru_cache(maxsize=4096)
+def _time_of_day_changes(provider: str, model: str) -> tuple[int, ...]:
+    """Seconds after UTC midnight at which one of the model's prices starts or ends (e.g. DeepSeek's
+    off-peak hours): between two of them the price is one."""
+    from genai_prices.types import TimeOfDateConstraint
+
+    info = _genai_model(provider, model)
+    if info is None:
+        return ()
+    constraints = [price.constraint for price in info.prices] if isinstance(info.prices, list) else []
+    constraints += [variant.constraint for variant in info.price_variants or ()]
+    changes = set()
+    for constraint in constraints:
+        if isinstance(constraint, TimeOfDateConstraint):
+            changes |= {_seconds_after_midnight(constraint.start_time), _seconds_after_midnight(constraint.end_time)}
+    return tuple(sorted(changes))
+
+
+def price_instant(provider: str, model: str, ts: datetime) -> datetime:
+    """The instant whose prices apply to a call at `ts`: the start of its UTC day, or for a model
+    whose price changes with the time of day, the last change before `ts`. One cached lookup then
+    serves every call of that stretch, and each call pays what it cost at its own time."""
+    ts = ts.astimezone(UTC)
+    midnight = ts.replace(hour=0, minute=0, second=0, microsecond=0)
+    changes = _time_of_day_changes(provider, model)
+    if not changes:
+        return midnight
+    passed = bisect_right(changes, (ts - midnight).total_seconds())
+    return midnight + timedelta(seconds=changes[passed - 1]) if passed else midnight
+
+
 def load_price_data() -> None:
     """Loads genai-prices' price data now (a server worker calls this at start), not in a request."""
-    _genai_model_price("openai", "gpt-4o", datetime.now(UTC).date())
+    _genai_model("openai", "gpt-4o")
 
 
 def _plain_rates(model_price: Any) -> Rates | None:
@@ -170,22 +204,23 @@ def _plain_rates(model_price: Any) -> Rates | None:
 
 
 @lru_cache(maxsize=4096)
-def _cached_rates(org_id: int, provider: str, model: str, day: date) -> Rates | Any | None:
-    admin = _admin_rates(org_id, provider, model, day)
+def _cached_rates(org_id: int, provider: str, model: str, when: datetime) -> Rates | Any | None:
+    admin = _admin_rates(org_id, provider, model, when.date())
     if admin is not None:
         return admin
     if provider in FREE_PROVIDERS:
         return Rates(Decimal(0), Decimal(0), None, None)
-    model_price = _genai_model_price(provider, model, day)
-    if model_price is None:
+    info = _genai_model(provider, model)
+    if info is None:
         return None
+    model_price = info.get_prices(when)
     return _plain_rates(model_price) or model_price
 
 
-def rates_for(org_id: int, provider: str, model: str, day: date) -> Rates | Any | None:
-    """Flat Rates, genai-prices' tiered price object, or None when the model has no known price."""
+def rates_for(org_id: int, provider: str, model: str, when: datetime) -> Rates | Any | None:
+    """Flat Rates, genai-prices' tiered price object, or None when the model has no known price at `when`."""
     price_table.rows()  # re-reads the admin table when it is stale
-    return _cached_rates(org_id, provider, model, day)
+    return _cached_rates(org_id, provider, model, when)
 
 
 def _tiered_costs(model_price: Any, record: SpanRecord) -> tuple[Decimal, Decimal] | None:
@@ -214,7 +249,7 @@ def price_record(org_id: int, record: SpanRecord) -> bool:
         return False
     if not record.model:
         return False
-    rates = rates_for(org_id, record.provider, record.model, record.ts.date())
+    rates = rates_for(org_id, record.provider, record.model, price_instant(record.provider, record.model, record.ts))
     if rates is None:
         return False
     costs = rates.costs(record) if isinstance(rates, Rates) else _tiered_costs(rates, record)

@@ -130,3 +130,45 @@ def test_self_hosted_models_cost_zero():
 )
 def test_provider_names_are_normalized(raw, normalized):
     assert normalize_provider(raw) == normalized
+
+
+@pytest.mark.parametrize("hour", [0, 10, 16, 17, 23])
+def test_a_call_pays_the_price_of_its_own_time_of_day(hour):
+    """DeepSeek is cheaper off-peak (16:30–00:30 UTC): each span is priced at its own time."""
+    ts = (NOW - timedelta(days=2)).replace(hour=hour, minute=40, second=0, microsecond=0)
+    span = SpanRecord(
+        trace_id="a" * 32,
+        span_id="b" * 16,
+        ts=ts,
+        provider="deepseek",
+        model="deepseek-chat",
+        prompt_tokens=100_000,
+        completion_tokens=2_000,
+    )
+    assert price_record(1, span)
+    reference = calc_price(
+        Usage(input_tokens=100_000, output_tokens=2_000),
+        "deepseek-chat",
+        provider_id="deepseek",
+        genai_request_timestamp=ts,
+    )
+    assert span.prompt_cost == reference.input_price.quantize(Decimal("1e-10"))
+    assert span.completion_cost == reference.output_price.quantize(Decimal("1e-10"))
+
+
+def test_off_peak_and_peak_calls_of_one_day_cost_differently():
+    day = (NOW - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    peak, off_peak = (
+        SpanRecord(
+            trace_id="a" * 32,
+            span_id=f"{n:016x}",
+            ts=day.replace(hour=hour),
+            provider="deepseek",
+            model="deepseek-chat",
+            prompt_tokens=1_000_000,
+            completion_tokens=0,
+        )
+        for n, hour in ((1, 10), (2, 20))
+    )
+    assert price_record(1, peak) and price_record(1, off_peak)
+    assert off_peak.total_cost < peak.total_cost
