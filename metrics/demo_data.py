@@ -2,8 +2,10 @@
 
 The rows are produced by one INSERT … SELECT over generate_series per chunk (no per-row
 Python), seeded with setseed() so the same arguments give the same spans, and priced with
-the same per-token rates the ingest pipeline uses (metrics.ingest.pricing). Rollups are then
-built by rebuild_rollups: the SQL that the live ingest path runs.
+the per-token rates the ingest pipeline uses (metrics.ingest.pricing), each model's of noon
+UTC: a model with off-peak hours (DeepSeek) keeps its peak price here, where ingest would
+price a span of those hours lower. Rollups are then built by rebuild_rollups: the SQL that
+the live ingest path runs.
 
 Shape: a daily cycle (busy around 15:00 UTC), 6 providers and 40 real models with real
 prices, 3 environments, skewed users and sessions, ~3 % errors of four kinds with messages,
