@@ -487,8 +487,11 @@ def stored_attributes(span: OtlpSpan) -> dict[str, Any]:
 # ---- the span ---------------------------------------------------------------------------------
 
 
-def map_span(span: OtlpSpan, picked: dict[str, Any] | None = None) -> SpanRecord | list[str]:
-    """The record for an LLM span, or why it cannot be stored (`picked`: its `pick`, when already made)."""
+def map_span(
+    span: OtlpSpan, picked: dict[str, Any] | None = None, environment: str | None = None
+) -> SpanRecord | list[str]:
+    """The record for an LLM span, or why it cannot be stored (`picked` and `environment`: its
+    `pick` and `map_environment`, when the batch already made them)."""
     errors = []
     if span.trace_id is None:
         errors.append(MSG_BAD_TRACE_ID)
@@ -512,7 +515,7 @@ def map_span(span: OtlpSpan, picked: dict[str, Any] | None = None) -> SpanRecord
         span_name=span.name[:MAX_TEXT],
         provider=map_provider(attributes, picked),
         model=map_model(attributes, picked),
-        environment=map_environment(span),
+        environment=map_environment(span) if environment is None else environment,
         status_code=status,
         duration_us=duration_us,
         ttft_us=map_ttft_us(span, picked),
@@ -527,20 +530,22 @@ def map_span(span: OtlpSpan, picked: dict[str, Any] | None = None) -> SpanRecord
     )
 
 
-def _trace_context(spans: Sequence[OtlpSpan], picks: Sequence[dict[str, Any]]) -> dict[str, dict[str, str]]:
+def _trace_context(
+    spans: Sequence[OtlpSpan], picks: Sequence[dict[str, Any]], environments: Sequence[str]
+) -> dict[str, dict[str, str]]:
     """User, session and environment per trace, from any span of the batch that has them.
 
     They often sit only on the root or an agent span (pitfall 11), not on the LLM span.
     """
     context: dict[str, dict[str, str]] = {}
-    for span, picked in zip(spans, picks, strict=True):
+    for span, picked, environment in zip(spans, picks, environments, strict=True):
         if span.trace_id is None:
             continue
         found = context.setdefault(span.trace_id, {})
         for field in ("user_id", "session_id"):
             if field not in found and (value := text(picked.get(field))):
                 found[field] = value
-        if "environment" not in found and (environment := map_environment(span)):
+        if "environment" not in found and environment:
             found["environment"] = environment
     return context
 
@@ -555,10 +560,11 @@ def map_batch(spans: Sequence[OtlpSpan]) -> tuple[list[tuple[int, SpanRecord | l
     llm = [(index, span) for index, span in enumerate(spans) if is_llm_span(span, picks[index])]
     llm_parents = {span.parent_span_id for _, span in llm if span.parent_span_id}
     leaf = [(index, span) for index, span in llm if span.span_id is None or span.span_id not in llm_parents]
-    context = _trace_context(spans, picks)
+    environments = [map_environment(span) for span in spans]
+    context = _trace_context(spans, picks, environments)
     results: list[tuple[int, SpanRecord | list[str]]] = []
     for index, span in leaf:
-        mapped = map_span(span, picks[index])
+        mapped = map_span(span, picks[index], environments[index])
         if isinstance(mapped, SpanRecord):
             inherited = context.get(mapped.trace_id, {})
             mapped.user_id = mapped.user_id or inherited.get("user_id")
