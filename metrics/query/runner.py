@@ -116,10 +116,8 @@ def finish(
         for column in columns:
             positions[column] = width
             width += 1
-    if len(per_measure) == 1:  # the usual case: one tuple concatenation per record
-        rows = [record + values for record, values in zip(records, per_measure[0], strict=True)]
-    else:
-        rows = [sum(values, record) for record, *values in zip(records, *per_measure, strict=True)]
+    # record + the first measure's values + the next one's … (one concatenation per measure)
+    rows = [sum(values, record) for record, *values in zip(records, *per_measure, strict=True)]
     having = [(positions[f"_having_{index}"], condition) for index, condition in enumerate(query.having)]
     if having:
         rows = [row for row in rows if _passes(row, having)]
