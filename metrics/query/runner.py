@@ -176,7 +176,9 @@ def bucket_starts(query: MetricsQuery, zone: ZoneInfo) -> list[datetime]:
     """Every bucket start of the range, as the SQL buckets them."""
     interval: Interval = query.interval  # type: ignore[assignment]
     if not interval.is_calendar:
-        origin = sql_parts.local_midnight(query)
+        # In UTC, as date_bin counts: stepping a local time would follow the wall clock across a
+        # daylight-saving change (an hour twice or not at all).
+        origin = sql_parts.local_midnight(query).astimezone(UTC)
         step = timedelta(seconds=interval.seconds or 60)
         first = origin + step * ((query.start - origin) // step)
         starts, moment = [], first

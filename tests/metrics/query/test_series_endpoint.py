@@ -184,6 +184,26 @@ def test_local_days_follow_dst_in_berlin(reader, dst_spans):
     assert body["metadata"]["data_source"] in ("aggregate_1hour", "aggregate_1min")
 
 
+def test_fill_zero_gives_every_hour_of_the_25_hour_day(reader, dst_spans):
+    body = reader.get(
+        URL,
+        {
+            "metrics": "request_count",
+            "interval": "1hour",
+            "timezone": "Europe/Berlin",
+            "start_time": "2026-10-25T00:00:00+02:00",
+            "end_time": "2026-10-26T00:00:00+01:00",
+            "provider": "nobody",  # no spans: every bucket is a filled one
+            "fill": "zero",
+        },
+    ).json()
+    stamps = [row["timestamp"] for row in body["data"]]
+    # 02:00 twice: once in summer time, once after the clocks went back
+    assert stamps[1:4] == ["2026-10-25T01:00:00+02:00", "2026-10-25T02:00:00+02:00", "2026-10-25T02:00:00+01:00"]
+    assert len(stamps) == len(set(stamps)) == 25
+    assert {row["request_count"] for row in body["data"]} == {0}
+
+
 def test_a_week_across_dst_starts_on_local_monday(reader, dst_spans):
     body = reader.get(
         URL,
