@@ -1,7 +1,8 @@
 """Independent queries of one answer run side by side, each on its own database connection.
 
-The summary asks four independent questions (two periods, top items, errors); on a machine
-with several cores PostgreSQL answers them in parallel. Inside a transaction the calling
+The summary asks four independent questions (two periods, top items, errors), and a long
+percentile series is fetched in parts (runner.query_parts); on a machine with several cores
+PostgreSQL answers them in parallel. Inside a transaction the calling
 connection may hold uncommitted rows other connections cannot see, so there (tests, or a
 caller's atomic block) they run one after another instead.
 """
@@ -14,6 +15,7 @@ from django.db import connection, connections
 
 # Long-lived threads keep their connections (and prepared statements) between requests.
 _pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="metrics-query")
+MAX_TASKS = 4  # run side by side: the pool's threads and the calling one
 
 
 def _on_own_connection(task: Callable[[], Any]) -> Any:

@@ -3,17 +3,20 @@
 The only module of the query engine that touches a database cursor.
 """
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 from django.db import connection
 
-from metrics.query import builder, sources, sql_parts
+from metrics.query import builder, parallel, sources, sql_parts
 from metrics.query.catalog import PERCENTILES, Interval
 from metrics.query.percentiles import COUNT_ELEMENT, KEY_ELEMENT, batch_quantiles, decode_arrays
 from metrics.query.spec import Having, MetricRequest, MetricsQuery
@@ -33,19 +36,14 @@ Record = tuple[Any, ...]
 
 
 def run_query(query: MetricsQuery) -> QueryResult:
-    totals = sources.plan_totals(query)
-    uniques = sources.plan_uniques(query)
-    built = builder.build(query, totals, uniques)
-    connection.ensure_connection()
-    # Server-side binding and binary results: the statement is prepared after a few runs of the
-    # same shape, and sketch arrays arrive without text parsing.
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(built.sql, built.params, binary=True)
-        # Records stay tuples, read by position: answers reach thousands of rows.
-        positions = {column.name: index for index, column in enumerate(cursor.description)}
-        records: list[Record] = cursor.fetchall()
-    if built.finish_in_python:
-        records, positions = finish(records, positions, query)
+    plans = plan_parts(query)
+    # Each part runs on its own connection (one PostgreSQL process per core) and gets its
+    # percentiles while the others are still running; the parts' rows follow each other in time.
+    fetched = parallel.run_all([partial(_fetch, plan) for plan in plans])
+    records: list[Record] = [record for part_records, _ in fetched for record in part_records]
+    positions = fetched[0][1]
+    if plans[0].built.finish_in_python:
+        records = select_and_order(records, positions, query)
     truncated = len(records) > query.limit
     records = records[: query.limit]
     zone = ZoneInfo(query.timezone)
@@ -57,7 +55,76 @@ def run_query(query: MetricsQuery) -> QueryResult:
         truncated = truncated or len(rows) > query.limit
         rows = rows[: query.limit]
     units = {r.alias: r.metric.unit for r in query.metrics}
-    return QueryResult(rows=rows, data_source=sources.data_source(totals), truncated=truncated, units=units)
+    segments = [segment for plan in plans for segment in plan.totals]
+    return QueryResult(rows=rows, data_source=sources.data_source(segments), truncated=truncated, units=units)
+
+
+@dataclass(frozen=True)
+class Plan:
+    query: MetricsQuery
+    totals: list[sources.Segment]
+    built: builder.BuiltQuery
+
+
+def plan_query(query: MetricsQuery) -> Plan:
+    totals = sources.plan_totals(query)
+    return Plan(query, totals, builder.build(query, totals, sources.plan_uniques(query)))
+
+
+# A percentile series of many buckets is fetched in parts, each a run of whole buckets: every
+# answer row lies in one part, so the parts' rows together are the whole answer. Its sketches
+# are the slowest thing PostgreSQL sends (S2, S5 in bench/), and one part per core sends them
+# side by side. Fewer buckets than this per part are not worth a second connection's trip.
+MIN_BUCKETS_PER_PART = 24
+PARTS = max(1, min(parallel.MAX_TASKS, os.cpu_count() or 1))
+
+
+def query_parts(query: MetricsQuery) -> list[MetricsQuery]:
+    """The query cut at bucket starts into up to PARTS consecutive queries, or [query] alone."""
+    if query.interval is None:
+        return [query]
+    zone = ZoneInfo(query.timezone)
+    starts = bucket_starts(query, zone)
+    count = min(PARTS, len(starts) // MIN_BUCKETS_PER_PART)
+    if count < 2:
+        return [query]
+    bounds = [query.start, *(starts[len(starts) * i // count] for i in range(1, count)), query.end]
+    pieces = [replace(query, start=start, end=end) for start, end in pairwise(bounds)]
+    # Fixed-width buckets count from each query's local midnight: a part must bucket exactly as
+    # the whole does (a half-hour daylight-saving shift between them would not).
+    if [start for piece in pieces for start in bucket_starts(piece, zone)] != starts:
+        return [query]
+    return pieces
+
+
+def plan_parts(query: MetricsQuery) -> list[Plan]:
+    """The query's plan, or its parts' plans when it is a sketched series worth cutting and every
+    part is sketched too (a part answered by raw spans alone would give exact percentiles and
+    other columns)."""
+    whole = plan_query(query)
+    if not whole.built.finish_in_python:
+        return [whole]
+    pieces = query_parts(query)
+    if len(pieces) < 2:
+        return [whole]
+    plans = [plan_query(piece) for piece in pieces]
+    return plans if all(p.built.finish_in_python for p in plans) else [whole]
+
+
+def _fetch(plan: Plan) -> tuple[list[Record], dict[str, int]]:
+    """The plan's records (with their percentiles when sketched) and each column's position."""
+    built = plan.built
+    connection.ensure_connection()
+    # Server-side binding and binary results: the statement is prepared after a few runs of the
+    # same shape, and sketch arrays arrive without text parsing.
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(built.sql, built.params, binary=True)
+        # Records stay tuples, read by position: answers reach thousands of rows.
+        positions = {column.name: index for index, column in enumerate(cursor.description)}
+        records: list[Record] = cursor.fetchall()
+    if built.finish_in_python:
+        return with_percentiles(records, positions, plan.query)
+    return records, positions
 
 
 # ---- sketch percentiles, and what SQL leaves to us when they are involved ----------------------
@@ -96,17 +163,13 @@ def _passes(record: Record, having: list[tuple[int, Having]]) -> bool:
     return True
 
 
-def finish(
+def with_percentiles(
     records: list[Record], positions: dict[str, int], query: MetricsQuery
 ) -> tuple[list[Record], dict[str, int]]:
-    """Percentiles from sketches, then HAVING, ORDER BY and LIMIT (+1), as the SQL would have.
-
-    The SQL returns the records in their natural order (bucket, then dimensions). Each record
-    gets its percentile values appended (tuple concatenation, not a copy and an assignment per
-    value); the returned positions say where they are.
-    """
+    """Each record with its percentiles from its sketch columns appended (tuple concatenation, not
+    a copy and an assignment per value); the returned positions say where they are."""
     positions = dict(positions)
-    width = len(records[0]) if records else 0
+    width = len(records[0]) if records else len(positions)
     per_measure: list[list[tuple[float | None, ...]]] = []
     for measure, columns, quantiles in percentile_targets(query):
         keys_at, counts_at = positions[f"_{measure}_keys"], positions[f"_{measure}_counts"]
@@ -117,17 +180,25 @@ def finish(
             positions[column] = width
             width += 1
     # record + the first measure's values + the next one's … (one concatenation per measure)
-    rows = [sum(values, record) for record, *values in zip(records, *per_measure, strict=True)]
+    return [sum(values, record) for record, *values in zip(records, *per_measure, strict=True)], positions
+
+
+def select_and_order(records: list[Record], positions: dict[str, int], query: MetricsQuery) -> list[Record]:
+    """HAVING, ORDER BY and LIMIT (+1) over records with their percentiles, as the SQL would have.
+
+    The records come in their natural order (bucket, then dimensions); sorting by a metric is
+    stable on top of it.
+    """
     having = [(positions[f"_having_{index}"], condition) for index, condition in enumerate(query.having)]
     if having:
-        rows = [row for row in rows if _passes(row, having)]
+        records = [record for record in records if _passes(record, having)]
     if query.sort is not None:
         at = positions["bucket" if query.sort.field == "timestamp" else query.sort.field]
-        present = [row for row in rows if row[at] is not None]
-        missing = [row for row in rows if row[at] is None]  # NULLS LAST either way
-        present.sort(key=lambda row: row[at], reverse=query.sort.descending)
-        rows = present + missing
-    return rows[: query.limit + 1], positions
+        present = [record for record in records if record[at] is not None]
+        missing = [record for record in records if record[at] is None]  # NULLS LAST either way
+        present.sort(key=lambda record: record[at], reverse=query.sort.descending)
+        records = present + missing
+    return records[: query.limit + 1]
 
 
 def format_timestamp(moment: datetime, zone: ZoneInfo) -> str:
