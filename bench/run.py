@@ -213,9 +213,13 @@ def time_floor(sql: str, params: dict[str, Any], runs: int) -> tuple[dict[str, f
 
     samples, rows = [], []
     with connection.cursor() as cursor:
-        for _ in range(max(3, runs // 4)):
+        # Warming up is bounded too: S5's floor (~1.3–2.6 s a run) spent 1–2 minutes on 50 warm-ups.
+        warm_end = time.perf_counter() + FLOOR_BUDGET_SECONDS / 3
+        for warmed in range(1, max(3, runs // 4) + 1):
             cursor.execute(sql, params)
             cursor.fetchall()
+            if warmed >= 3 and time.perf_counter() > warm_end:
+                break
         budget_end = time.perf_counter() + FLOOR_BUDGET_SECONDS
         for _ in range(runs):
             started = time.perf_counter()
