@@ -220,7 +220,11 @@ def converter(request: MetricRequest) -> Callable[[Any], Any]:
 def _shaper(query: MetricsQuery, zone: ZoneInfo, positions: dict[str, int]) -> Callable[[Record], dict[str, Any]]:
     """Turns SQL records into answer rows; decided once per query, not per row (answers reach
     thousands of rows, with far fewer distinct buckets to format)."""
-    converters = [(request.alias, positions[request.alias], converter(request)) for request in query.metrics]
+    # Float answers are floats already (float8 from SQL, Python floats from the sketches): only
+    # money and counts need a conversion.
+    converters = [
+        (r.alias, positions[r.alias], None if r.value_kind == "float" else converter(r)) for r in query.metrics
+    ]
     dimensions = [(dimension.name, positions[dimension.name]) for dimension in query.group_by]
     bucket_at = positions["bucket"]
     stamps: dict[datetime, str] = {}
@@ -237,7 +241,7 @@ def _shaper(query: MetricsQuery, zone: ZoneInfo, positions: dict[str, int]) -> C
             value = record[at]
             row[name] = value if value != "" else None
         for alias, at, convert in converters:
-            row[alias] = convert(record[at])
+            row[alias] = record[at] if convert is None else convert(record[at])
         return row
 
     return shape
