@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metrics.query import catalog
+from metrics.query.percentiles import elements_sql
 from metrics.query.sources import RAW, Segment
 from metrics.query.spec import MetricRequest, MetricsQuery
 from metrics.query.sql_parts import (
@@ -93,8 +94,8 @@ def segment_sql(
     select += group_columns(query, alias) + partials
     if sketches:
         select += [
-            f"array_send(array_cat_agg(r.{m}_sketch_keys)) AS _{m}_keys,"
-            f" array_send(array_cat_agg(r.{m}_sketch_counts)) AS _{m}_counts"
+            f"{elements_sql(f'array_cat_agg(r.{m}_sketch_keys)')} AS _{m}_keys,"
+            f" {elements_sql(f'array_cat_agg(r.{m}_sketch_counts)')} AS _{m}_counts"
             for m in sorted(needed_percentiles(query))
         ]
     where = where_sql(query, alias, time_column, segment, params)
@@ -185,8 +186,8 @@ def percentile_ctes(query: MetricsQuery, segments: list[Segment], params: Params
         # and finds the quantiles (percentiles.batch_quantiles), far cheaper than hashing or sorting
         # every key and running window functions in SQL.
         sql = (
-            f"SELECT {group}, array_send({gather}(k)) AS _{measure}_keys,"
-            f" array_send({gather}(c)) AS _{measure}_counts"
+            f"SELECT {group}, {elements_sql(f'{gather}(k)')} AS _{measure}_keys,"
+            f" {elements_sql(f'{gather}(c)')} AS _{measure}_counts"
             f" FROM ({parts}) AS parts GROUP BY {group}"
         )
         ctes.append((f"pct_{measure}", sql))

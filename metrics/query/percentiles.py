@@ -1,8 +1,9 @@
 """Sketch percentiles of many answer rows at once (see metrics.sketch for the sketch itself).
 
 The SQL sends each answer row's concatenated sketch keys and counts as array_send() bytes
-(PostgreSQL's binary array format); they are decoded straight into numpy arrays, without a
-Python object per element, and every row's quantiles are found in one vectorised pass.
+(PostgreSQL's binary array format) without their header; they are decoded straight into numpy
+arrays, without a Python object per element, and every row's quantiles are found in one
+vectorised pass.
 """
 
 import numpy as np
@@ -10,19 +11,28 @@ import numpy as np
 from metrics.sketch import GAMMA, ZERO_KEY
 
 # array_send() of a one-dimensional array: ndim, flags, element type, then length and lower
-# bound of the dimension (5 × int4), followed by (int4 length, value) per element.
-_HEADER_BYTES = 20
+# bound of the dimension (5 × int4), followed by (int4 length, value) per element. (An empty
+# array is 12 bytes: ndim 0, flags, element type.)
+HEADER_BYTES = 20
 KEY_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i4")])
 COUNT_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
 
 
-def decode_arrays(encoded: list[bytes | None], element: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """array_send() bytes of one integer array per row → (elements per row, all elements in row order).
+def elements_sql(array: str) -> str:
+    """SQL: an integer array's array_send() bytes without the header, i.e. its elements only.
 
-    NULL (no sketch for the row) and empty arrays (header only) give no elements.
+    PostgreSQL cuts the header off in one copy; cutting it off in Python cost a copy of each
+    row's bytes (~4 ms of an answer of 6,700 sketches)."""
+    return f"substring(array_send({array}) from {HEADER_BYTES + 1})"
+
+
+def decode_arrays(encoded: list[bytes | None], element: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """elements_sql() bytes of one integer array per row → (elements per row, all elements in row order).
+
+    NULL (no sketch for the row) and empty arrays (no bytes) give no elements.
     """
-    payloads = [item[_HEADER_BYTES:] if item is not None and len(item) > _HEADER_BYTES else b"" for item in encoded]
-    lengths = np.fromiter((len(p) // element.itemsize for p in payloads), dtype=np.int64, count=len(payloads))
+    payloads = [item or b"" for item in encoded]
+    lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads)) // element.itemsize
     values = np.frombuffer(b"".join(payloads), dtype=element)["value"].astype(np.int64)
     return lengths, values
 

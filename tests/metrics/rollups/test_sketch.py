@@ -90,7 +90,7 @@ def test_sql_merge_adds_counts_key_by_key():
 @pytest.mark.django_db
 @pytest.mark.parametrize("parts_per_row", [1, 3])  # 1: each row one stored sketch, in key order
 def test_the_vectorised_merge_answers_like_the_reference_sketch(parts_per_row):
-    from metrics.query.percentiles import COUNT_ELEMENT, KEY_ELEMENT, batch_quantiles, decode_arrays
+    from metrics.query.percentiles import COUNT_ELEMENT, KEY_ELEMENT, batch_quantiles, decode_arrays, elements_sql
 
     generator = random.Random(99)
     rows_keys, rows_counts, expected = [], [], []
@@ -102,12 +102,17 @@ def test_the_vectorised_merge_answers_like_the_reference_sketch(parts_per_row):
         rows_counts.append([c for _, counts in parts for c in counts])
         merged = sketch_from_values(values)
         expected.append([sketch_quantile(*merged, q) for q in quantiles])
-    # the arrays travel as PostgreSQL's array_send() bytes, as the metrics queries send them
+    # the arrays travel as PostgreSQL's array_send() bytes without the header, as the metrics queries send them
     with connection.cursor() as cursor:
         encoded = []
         for keys, counts in zip(rows_keys, rows_counts, strict=True):
-            cursor.execute("SELECT array_send(%s::integer[]), array_send(%s::bigint[])", [keys, counts])
+            select = f"SELECT {elements_sql('%s::integer[]')}, {elements_sql('%s::bigint[]')}"
+            cursor.execute(select, [keys, counts])
             encoded.append(tuple(bytes(b) for b in cursor.fetchone()))
+    encoded.append((None, None))  # a row without a sketch
+    rows_keys.append([])
+    rows_counts.append([])
+    expected.append([None] * len(quantiles))
     lengths, keys = decode_arrays([k for k, _ in encoded], KEY_ELEMENT)
     _, counts = decode_arrays([c for _, c in encoded], COUNT_ELEMENT)
     assert lengths.tolist() == [len(k) for k in rows_keys]
