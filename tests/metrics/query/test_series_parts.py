@@ -125,3 +125,56 @@ def test_a_series_fetched_in_parts_on_their_own_connections_answers_as_one_query
         for name, q in (("duration_p50", 0.5), ("duration_p95", 0.95), ("duration_p99", 0.99)):
             exact = nearest_rank(values, q)
             assert abs(Decimal(str(row[name])) - exact) <= exact * Decimal("0.01"), (row, name, exact)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("timezone", ["UTC", "Asia/Kolkata", "America/New_York"])
+@pytest.mark.parametrize(
+    "sort_by", [{"field": "p95", "descending": True}, {"field": "timestamp", "descending": False}, None]
+)
+def test_parts_apply_having_sorting_and_the_limit_as_one_query_does(org, monkeypatch, timezone, sort_by):
+    # given: four days of spans from two providers, some failing
+    rng = random.Random(11)
+    ingest(
+        org,
+        [
+            span(
+                START + timedelta(seconds=rng.uniform(0, 4 * 86400)),
+                provider=rng.choice(["openai", "anthropic", "google"]),
+                model=rng.choice(["m-1", "m-2", "m-3"]),
+                duration_ms=round(rng.lognormvariate(6, 1), 3),
+                status_code=rng.choice(["OK", "OK", "ERROR"]),
+                total_cost_usd=f"{rng.randint(1, 10**6) / 10**8:.8f}",
+            )
+            for _ in range(1200)
+        ],
+    )
+    body = {
+        "metrics": [
+            {"metric": "request_count", "alias": "n"},
+            {"metric": "duration", "aggregation": "p95", "alias": "p95"},
+            {"metric": "total_cost", "aggregation": "sum", "alias": "cost"},
+            {"metric": "error_rate", "alias": "errors"},
+        ],
+        "interval": "1hour",
+        "start_time": (START + timedelta(minutes=20)).isoformat(),
+        "end_time": (START + timedelta(days=4)).isoformat(),
+        "timezone": timezone,
+        "group_by": ["model"],
+        "filters": [{"dimension": "provider", "operator": "in", "value": ["openai", "anthropic"]}],
+        "having": [{"metric": "request_count", "aggregation": "sum", "operator": "gte", "value": 2}],
+        "limit": 60,
+        **({"sort_by": sort_by} if sort_by else {}),
+    }
+    query = parse.query_from_body(body, org_id=org.pk)
+    monkeypatch.setattr(runner, "PARTS", 3)
+    assert len(runner.plan_parts(query)) == 3
+    # when
+    in_parts = runner.run_query(query)
+    monkeypatch.setattr(runner, "PARTS", 1)
+    whole = runner.run_query(query)
+    # then
+    assert in_parts.rows == whole.rows
+    assert in_parts.truncated and whole.truncated  # more rows pass HAVING than the limit
+    assert in_parts.data_source == whole.data_source
+    assert all(row["n"] >= 2 for row in in_parts.rows)
