@@ -81,18 +81,28 @@ PARTS = max(1, min(parallel.MAX_TASKS, os.cpu_count() or 1))
 
 def query_parts(query: MetricsQuery) -> list[MetricsQuery]:
     """The query cut at bucket starts into up to PARTS consecutive queries, or [query] alone."""
-    if query.interval is None:
+    interval = query.interval
+    if interval is None:
         return [query]
-    zone = ZoneInfo(query.timezone)
-    starts = bucket_starts(query, zone)
-    count = min(PARTS, len(starts) // MIN_BUCKETS_PER_PART)
-    if count < 2:
+    if interval.is_calendar:
+        starts = bucket_starts(query, ZoneInfo(query.timezone))
+        count, start_of = len(starts), starts.__getitem__
+    else:  # up to 10,000 buckets: counted, not listed
+        origin, first, step = fixed_grid(query)
+        count = -((first - query.end) // step)
+
+        def start_of(index: int) -> datetime:
+            return first + step * index
+
+    parts = min(PARTS, count // MIN_BUCKETS_PER_PART)
+    if parts < 2:
         return [query]
-    bounds = [query.start, *(starts[len(starts) * i // count] for i in range(1, count)), query.end]
+    bounds = [query.start, *(start_of(count * i // parts) for i in range(1, parts)), query.end]
     pieces = [replace(query, start=start, end=end) for start, end in pairwise(bounds)]
-    # Fixed-width buckets count from each query's local midnight: a part must bucket exactly as
-    # the whole does (a half-hour daylight-saving shift between them would not).
-    if [start for piece in pieces for start in bucket_starts(piece, zone)] != starts:
+    # Fixed widths count from each query's local midnight: a part must bucket exactly as the whole
+    # does (after a half-hour daylight-saving shift it would not). Calendar buckets do not depend
+    # on where a query starts.
+    if not interval.is_calendar and any((fixed_grid(piece)[0] - origin) % step for piece in pieces):
         return [query]
     return pieces
 
@@ -247,15 +257,21 @@ def _shaper(query: MetricsQuery, zone: ZoneInfo, positions: dict[str, int]) -> C
     return shape
 
 
+def fixed_grid(query: MetricsQuery) -> tuple[datetime, datetime, timedelta]:
+    """A fixed-width series' origin (the local midnight date_bin counts from), first bucket start
+    and width, in UTC as date_bin counts: stepping a local time would follow the wall clock
+    across a daylight-saving change (an hour twice or not at all)."""
+    interval: Interval = query.interval  # type: ignore[assignment]
+    origin = sql_parts.local_midnight(query).astimezone(UTC)
+    step = timedelta(seconds=interval.seconds or 60)
+    return origin, origin + step * ((query.start - origin) // step), step
+
+
 def bucket_starts(query: MetricsQuery, zone: ZoneInfo) -> list[datetime]:
     """Every bucket start of the range, as the SQL buckets them."""
     interval: Interval = query.interval  # type: ignore[assignment]
     if not interval.is_calendar:
-        # In UTC, as date_bin counts: stepping a local time would follow the wall clock across a
-        # daylight-saving change (an hour twice or not at all).
-        origin = sql_parts.local_midnight(query).astimezone(UTC)
-        step = timedelta(seconds=interval.seconds or 60)
-        first = origin + step * ((query.start - origin) // step)
+        _, first, step = fixed_grid(query)
         starts, moment = [], first
         while moment < query.end:
             starts.append(moment)
