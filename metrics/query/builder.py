@@ -239,7 +239,10 @@ def _merge_columns(query: MetricsQuery, measures: dict[str, list[str]]) -> list[
 
 
 def _natural_order(query: MetricsQuery) -> list[str]:
-    return (["bucket"] if query.interval else []) + [f"{d.name} NULLS FIRST" for d in query.group_by]
+    # Dimensions in code point order whatever the database's locale: the order in which the
+    # runner sorts sketched answers by a dimension (Python's string order), and the same answer
+    # on every deployment.
+    return (["bucket"] if query.interval else []) + [f'{d.name} COLLATE "C" NULLS FIRST' for d in query.group_by]
 
 
 def _order_by(query: MetricsQuery) -> str:
@@ -247,6 +250,8 @@ def _order_by(query: MetricsQuery) -> str:
     if query.sort is None:
         return ", ".join(natural) or "1"
     field = "bucket" if query.sort.field == "timestamp" else f'"{query.sort.field}"'
+    if query.sort.field in {d.name for d in query.group_by}:
+        field += ' COLLATE "C"'
     direction = "DESC NULLS LAST" if query.sort.descending else "ASC NULLS LAST"
     return ", ".join([f"{field} {direction}", *natural])
 

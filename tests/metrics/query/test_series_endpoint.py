@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from tests.metrics.query.conftest import DAY, ingest, span
 
@@ -80,6 +81,26 @@ def test_limit_truncates_and_says_so(reader, known_spans):
     assert body["metadata"]["truncated"] is True
     assert body["metadata"]["total_points"] == 3
     assert get(reader, metrics="request_count", interval="1hour").json()["metadata"]["truncated"] is False
+
+
+@pytest.mark.parametrize("percentiles", [True, False])  # sorted by the runner / by PostgreSQL
+def test_rows_come_in_time_then_code_point_order_even_when_groups_are_hashed(reader, org, percentiles):
+    models = ["Zeta", "alpha", "m-x_1", "m%pct", "\u00c9mile", "beta"]
+    # providers in the opposite order: rows left in the rollups' key order (provider, model) would show
+    providers = {model: f"provider-{9 - i}" for i, model in enumerate(sorted(models))}
+    spans = [
+        span(DAY + timedelta(hours=h, minutes=m), model=model, provider=providers[model])
+        for h in range(3)
+        for m, model in enumerate(models)
+    ]
+    ingest(org, spans)
+    with connection.cursor() as cursor:  # groups hashed, not sorted, wherever a plan may choose (until rollback)
+        cursor.execute("SET enable_sort = off")
+    params = {"include_percentiles": "true"} if percentiles else {}
+    body = get(reader, metrics="duration", interval="1hour", group_by="model", **params).json()
+    order = [(row["timestamp"], row["model"]) for row in body["data"]]
+    assert order == sorted(order)  # "Zeta" < "alpha" < "beta" < "m%pct" < "m-x_1" < "Émile"
+    assert len(order) == 18
 
 
 def test_comma_list_filters(reader, known_spans):
