@@ -16,16 +16,14 @@ import math
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 from metrics.ingest.pricing import MILLION, Rates, normalize_provider, rates_for
 from metrics.rollups.partitions import ensure_partitions, existing_partitions
-from metrics.rollups.rebuild import rebuild_rollups
+from metrics.rollups.rebuild import each_on_own_connection, rebuild_rollups
 
 CHUNK_SPANS = 500_000
 
@@ -247,8 +245,8 @@ def generate_dataset(
         return inserted
 
     partitions = [name for day, name in sorted(existing_partitions().items()) if start.date() <= day <= end.date()]
-    _each(chunk, firsts, workers)
-    _each(_analyze_quickly, partitions, workers)
+    each_on_own_connection(chunk, firsts, workers)
+    each_on_own_connection(_analyze_quickly, partitions, workers)
     rebuild_rollups(
         start=start - timedelta(days=1),
         end=end + timedelta(days=1),
@@ -257,23 +255,6 @@ def generate_dataset(
         progress=rollup_progress,
     )
     return done[1]
-
-
-def _each(work: Callable[[Any], Any], items: list[Any], workers: int) -> None:
-    """work(item) for every item, `workers` at once on their own connections (one at a time in a transaction)."""
-    if workers <= 1 or connection.in_atomic_block or len(items) < 2:
-        for item in items:
-            work(item)
-        return
-
-    def on_own_connection(item: Any) -> None:
-        try:
-            work(item)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="demo-data") as pool:
-        list(pool.map(on_own_connection, items))
 
 
 def _analyze_quickly(partition: str) -> None:

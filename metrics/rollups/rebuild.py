@@ -5,6 +5,7 @@ from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from django.db import connection, connections, transaction
 
@@ -15,6 +16,8 @@ from metrics.rollups.measures import IDENTITY_BITMAPS, IDENTITY_COLUMNS, ROLLUP_
 
 SOURCE = "rebuild_source"
 REBUILD_DAY_LOCK = 7_362_105  # pg advisory lock class: one rebuild of a given day at a time
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -71,17 +74,23 @@ def rebuild_rollups(
                 progress(done[0], len(days))
         return rebuilt
 
-    if workers <= 1 or connection.in_atomic_block or len(days) < 2:
-        return [rebuild_one(day) for day in days]
+    return each_on_own_connection(rebuild_one, days, workers)
 
-    def on_own_connection(day: datetime) -> RebuiltDay:
+
+def each_on_own_connection(work: Callable[[T], R], items: list[T], workers: int) -> list[R]:
+    """work(item) for every item, `workers` at once, each thread on its own connection (closed
+    when done); one after another inside a transaction, whose rows other connections cannot see."""
+    if workers <= 1 or connection.in_atomic_block or len(items) < 2:
+        return [work(item) for item in items]
+
+    def on_own_connection(item: T) -> R:
         try:
-            return rebuild_one(day)
+            return work(item)
         finally:
             connections.close_all()
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rebuild") as pool:
-        return list(pool.map(on_own_connection, days))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rollups") as pool:
+        return list(pool.map(on_own_connection, items))
 
 
 def fill_new_rollup_tables(tables: Collection[str]) -> None:
