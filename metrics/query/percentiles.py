@@ -13,7 +13,7 @@ from metrics.sketch import GAMMA, ZERO_KEY
 # array_send() of a one-dimensional array: ndim, flags, element type, then length and lower
 # bound of the dimension (5 × int4), followed by (int4 length, value) per element. (An empty
 # array is 12 bytes: ndim 0, flags, element type.)
-HEADER_BYTES = 20
+_HEADER_BYTES = 20
 KEY_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i4")])
 COUNT_ELEMENT = np.dtype([("length", ">i4"), ("value", ">i8")])
 
@@ -23,7 +23,7 @@ def elements_sql(array: str) -> str:
 
     PostgreSQL cuts the header off in one copy; cutting it off in Python cost a copy of each
     row's bytes (~4 ms of an answer of 6,700 sketches)."""
-    return f"substring(array_send({array}) from {HEADER_BYTES + 1})"
+    return f"substring(array_send({array}) from {_HEADER_BYTES + 1})"
 
 
 def decode_arrays(encoded: list[bytes | None], element: np.dtype) -> tuple[np.ndarray, np.ndarray]:

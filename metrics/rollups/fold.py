@@ -130,6 +130,6 @@ def start_background_folding() -> None:
                     vacuum_queue()
                     vacuumed = time.monotonic()
                 except Exception:  # noqa: BLE001 - the database is away; try again next time
-                    continue
+                    pass
 
     threading.Thread(target=loop, name="rollup-folder", daemon=True).start()
