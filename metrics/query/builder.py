@@ -30,7 +30,7 @@ from metrics.query.sql_parts import (
     where_sql,
 )
 from metrics.query.uniques import unique_ctes
-from metrics.rollups.measures import GRAINS_BY_NAME, MEASURES_BY_NAME, PARTIAL_MERGE
+from metrics.rollups.measures import GRAINS_BY_NAME, MEASURES_BY_NAME, PARTIAL_MERGE, ROLLUPS_BY_TABLE
 
 
 @dataclass(frozen=True)
@@ -93,13 +93,24 @@ def segment_sql(
     select = [f"{bucket_expression(query, f'{alias}.{time_column}', params)} AS bucket"]
     select += group_columns(query, alias) + partials
     if sketches:
-        select += [
-            f"{elements_sql(f'array_cat_agg(r.{m}_sketch_keys)')} AS _{m}_keys,"
-            f" {elements_sql(f'array_cat_agg(r.{m}_sketch_counts)')} AS _{m}_counts"
-            for m in sorted(needed_percentiles(query))
-        ]
+        stored = ROLLUPS_BY_TABLE[segment.table].stores_quantiles
+        for m in sorted(needed_percentiles(query)):
+            keys = elements_sql(f"array_cat_agg(r.{m}_sketch_keys)")
+            counts = elements_sql(f"array_cat_agg(r.{m}_sketch_counts)")
+            if stored:
+                # An answer row made of one rollup row reads that row's quantiles; only the others
+                # send their sketches (NULL keys tell the runner which is which).
+                keys, counts = (f"CASE WHEN count(*) > 1 THEN {arrays} END" for arrays in (keys, counts))
+                select.append(f"CASE WHEN count(*) = 1 THEN min(r.{m}_quantiles) END AS _{m}_quantiles")
+            select += [f"{keys} AS _{m}_keys", f"{counts} AS _{m}_counts"]
     where = where_sql(query, alias, time_column, segment, params)
     return f"SELECT {', '.join(select)} FROM {table} {alias} WHERE {where} GROUP BY {group_positions(query)}"
+
+
+def reads_stored_quantiles(query: MetricsQuery, segments: list[Segment]) -> bool:
+    """Whether the answer rows made of one rollup row take their percentiles from the quantiles
+    stored beside its sketch (see measures.Rollup.stores_quantiles)."""
+    return sketches_in_segment(query, segments) and ROLLUPS_BY_TABLE[segments[0].table].stores_quantiles
 
 
 def whole_sketch_arrays(query: MetricsQuery, segments: list[Segment]) -> bool:
@@ -296,7 +307,13 @@ def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) ->
     joined = f"(SELECT * FROM totals {' '.join(joins)}) AS a"
     columns = [f"a.{g}" for g in group] + outputs
     if sketched:
-        columns += [f"a._{m}_keys, a._{m}_counts" for m in sorted(needed_percentiles(query))]
+        # The same columns whether or not quantiles are stored: a series fetched in parts may read
+        # them in some parts only, and the runner reads every part's rows by the same positions.
+        stored = reads_stored_quantiles(query, totals)
+        columns += [
+            f"a._{m}_keys, a._{m}_counts, {f'a._{m}_quantiles' if stored else 'NULL::float8[]'} AS _{m}_quantiles"
+            for m in sorted(needed_percentiles(query))
+        ]
         columns += [
             f'{metric_expression(h.request, query, params)} AS "_having_{i}"'
             for i, h in enumerate(query.having)

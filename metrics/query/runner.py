@@ -20,6 +20,7 @@ from metrics.query import builder, parallel, sources, sql_parts
 from metrics.query.catalog import PERCENTILES, Interval
 from metrics.query.percentiles import COUNT_ELEMENT, KEY_ELEMENT, batch_quantiles, decode_arrays
 from metrics.query.spec import Having, MetricRequest, MetricsQuery
+from metrics.rollups.measures import STORED_QUANTILES
 
 COST_QUANTUM = Decimal("1e-10")
 
@@ -185,12 +186,34 @@ def with_percentiles(
         keys_at, counts_at = positions[f"_{measure}_keys"], positions[f"_{measure}_counts"]
         lengths, keys = decode_arrays([record[keys_at] for record in records], KEY_ELEMENT)
         _, counts = decode_arrays([record[counts_at] for record in records], COUNT_ELEMENT)
-        per_measure.append(batch_quantiles(lengths, keys, counts, quantiles))
+        values = batch_quantiles(lengths, keys, counts, quantiles)
+        per_measure.append(_read_stored(values, records, keys_at, positions[f"_{measure}_quantiles"], quantiles))
         for column in columns:
             positions[column] = width
             width += 1
     # record + the first measure's values + the next one's … (one concatenation per measure)
     return [sum(values, record) for record, *values in zip(records, *per_measure, strict=True)], positions
+
+
+def _read_stored(
+    sketched: list[tuple[float | None, ...]],
+    records: list[Record],
+    keys_at: int,
+    stored_at: int,
+    quantiles: list[float],
+) -> list[tuple[float | None, ...]]:
+    """Rows made of one rollup row that stores quantiles come without sketch bytes and with that
+    row's quantiles (one per STORED_QUANTILES level, or NULL when it has no values): the asked
+    ones are picked. Rows without either had no values."""
+    picks = [STORED_QUANTILES.index(q) for q in quantiles]
+    none = (None,) * len(quantiles)
+    result = []
+    for values, record in zip(sketched, records, strict=True):
+        if record[keys_at] is None:  # no sketch sent: its one rollup row's quantiles, if any
+            stored = record[stored_at]
+            values = none if stored is None else tuple(stored[i] for i in picks)
+        result.append(values)
+    return result
 
 
 def select_and_order(records: list[Record], positions: dict[str, int], query: MetricsQuery) -> list[Record]:

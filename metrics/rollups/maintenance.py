@@ -27,6 +27,7 @@ from metrics.rollups.measures import (
     PARTIAL_MERGE,
     ROLLUP_DIMENSIONS,
     ROLLUPS,
+    STORED_QUANTILES_SQL,
     ActivityRollup,
     ErrorRollup,
     Grain,
@@ -90,7 +91,19 @@ def _sketch_subquery(rollup: Rollup, measure: Measure, source: str) -> str:
     ) AS sketch_{measure.name}"""
 
 
-def _merge_assignments(measure: Measure) -> list[str]:
+def _quantiles_of(keys: str, counts: str) -> str:
+    return f"sketch_quantiles({keys}, {counts}, {STORED_QUANTILES_SQL})"
+
+
+def stored_quantiles_sql(rollup: Rollup) -> str:
+    """SET list: each stored quantiles column from its row's own sketch."""
+    return ", ".join(
+        f"{m.name}_quantiles = {_quantiles_of(f'{m.name}_sketch_keys', f'{m.name}_sketch_counts')}"
+        for m in rollup.quantile_measures
+    )
+
+
+def _merge_assignments(measure: Measure, rollup: Rollup) -> list[str]:
     name = measure.name
     sets = [
         f"{name}_count = t.{name}_count + EXCLUDED.{name}_count",
@@ -102,10 +115,14 @@ def _merge_assignments(measure: Measure) -> list[str]:
     if measure.kind == "latency":
         sets.append(f"{name}_sumsq = t.{name}_sumsq + EXCLUDED.{name}_sumsq")
         keys, counts = f"{name}_sketch_keys", f"{name}_sketch_counts"
-        sets.append(
-            f"({keys}, {counts}) = (SELECT keys, counts FROM sketch_merge("
-            f"t.{keys}, t.{counts}, EXCLUDED.{keys}, EXCLUDED.{counts}))"
-        )
+        merge = f"sketch_merge(t.{keys}, t.{counts}, EXCLUDED.{keys}, EXCLUDED.{counts})"
+        if rollup.stores_quantiles:
+            sets.append(
+                f"({keys}, {counts}, {name}_quantiles) = "
+                f"(SELECT keys, counts, {_quantiles_of('keys', 'counts')} FROM {merge})"
+            )
+        else:
+            sets.append(f"({keys}, {counts}) = (SELECT keys, counts FROM {merge})")
     return sets
 
 
@@ -114,7 +131,7 @@ def rollup_columns(rollup: Rollup) -> list[str]:
     columns = [*_key(rollup), "request_count"]
     for measure in MEASURES:
         columns += list(measure.columns)
-    return [*columns, "error_count"]
+    return [*columns, "error_count", *(f"{m.name}_quantiles" for m in rollup.quantile_measures)]
 
 
 def _delta_columns(rollup: Rollup) -> list[str]:
@@ -182,14 +199,19 @@ def rollup_select_from_rows(rollup: Rollup, rows: str) -> str:
 
 
 def rollup_upsert_sql(rollup: Rollup, select: str) -> str:
-    """INSERT … ON CONFLICT adding the rows of `select` (the rollup's columns, in order) to its table."""
+    """INSERT … ON CONFLICT adding the rows of `select` (the rollup's columns, in order, but for the
+    stored quantiles, computed here from the merged sketches) to its table."""
     key_list = ", ".join(_key(rollup))
     assignments = ["request_count = t.request_count + EXCLUDED.request_count"]
-    assignments += [a for m in MEASURES for a in _merge_assignments(m)]
+    assignments += [a for m in MEASURES for a in _merge_assignments(m, rollup)]
     assignments.append("error_count = t.error_count + EXCLUDED.error_count")
     assignment_list = ",\n    ".join(assignments)
+    quantiles = [
+        f"{_quantiles_of(f'delta.{m.name}_sketch_keys', f'delta.{m.name}_sketch_counts')} AS {m.name}_quantiles"
+        for m in rollup.quantile_measures
+    ]
     return f"""INSERT INTO {rollup.table} AS t ({", ".join(rollup_columns(rollup))})
-    SELECT * FROM ({select}) AS delta
+    SELECT {", ".join(["delta.*", *quantiles])} FROM ({select}) AS delta
     ORDER BY {key_list}
 ON CONFLICT ({key_list}) DO UPDATE SET
     {assignment_list}"""

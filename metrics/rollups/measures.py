@@ -8,6 +8,8 @@ and a quantile sketch (percentiles within 1 %, see metrics.sketch).
 from dataclasses import dataclass
 from typing import Literal
 
+from metrics.query.catalog import PERCENTILES
+
 # The rollup key besides org and bucket. Missing provider/model/environment are stored as ''.
 ROLLUP_DIMENSIONS: tuple[str, ...] = ("provider", "model", "environment", "status_code")
 
@@ -77,23 +79,38 @@ class Rollup:
     totals table (none: a question that groups or filters by nothing reads ~one row per bucket
     instead of one per provider × model × environment × status) and a models table (provider
     and model: "percentiles per model" reads one row and one sketch per bucket and model
-    instead of one per environment and status). A question reads the table of its grain with
-    the fewest dimensions that holds every one it groups or filters by. Every table carries
-    error_count, so error rates need no status_code key.
+    instead of one per environment and status, and the models tables keep each row's quantiles
+    ready). A question reads the table of its grain with the fewest dimensions that holds every
+    one it groups or filters by. Every table carries error_count, so error rates need no
+    status_code key.
     """
 
     table: str
     grain: Grain
     dimensions: tuple[str, ...]
+    # Each latency measure's quantiles at STORED_QUANTILES, kept beside its sketch in
+    # `<measure>_quantiles`: an answer row made of one such row reads them instead of the sketch.
+    stores_quantiles: bool = False
 
+    @property
+    def quantile_measures(self) -> tuple[Measure, ...]:
+        """The measures whose quantiles this table stores."""
+        return tuple(m for m in MEASURES if m.kind == "latency") if self.stores_quantiles else ()
+
+
+# Every percentile the catalog offers, ascending (the order sketch_quantiles walks them in).
+STORED_QUANTILES: tuple[float, ...] = tuple(sorted(PERCENTILES.values()))
+STORED_QUANTILES_SQL = "'{" + ",".join(map(repr, STORED_QUANTILES)) + "}'::float8[]"
 
 ROLLUPS: tuple[Rollup, ...] = (
     *(Rollup(grain.table, grain, ROLLUP_DIMENSIONS) for grain in GRAINS),
     Rollup("llm_totals_1hour", GRAINS_BY_NAME["1hour"], ()),
     Rollup("llm_totals_1day", GRAINS_BY_NAME["1day"], ()),
-    Rollup("llm_models_1hour", GRAINS_BY_NAME["1hour"], ("provider", "model")),
-    Rollup("llm_models_1day", GRAINS_BY_NAME["1day"], ("provider", "model")),
+    Rollup("llm_models_1hour", GRAINS_BY_NAME["1hour"], ("provider", "model"), stores_quantiles=True),
+    Rollup("llm_models_1day", GRAINS_BY_NAME["1day"], ("provider", "model"), stores_quantiles=True),
 )
+
+ROLLUPS_BY_TABLE = {rollup.table: rollup for rollup in ROLLUPS}
 
 
 def smallest_rollup(grain_name: str, dimensions: set[str]) -> Rollup:

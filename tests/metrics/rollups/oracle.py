@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from metrics.rollups.measures import MEASURES, ROLLUP_DIMENSIONS, Grain
-from metrics.sketch import sketch_from_values
+from metrics.rollups.measures import MEASURES, ROLLUP_DIMENSIONS, STORED_QUANTILES, Grain, Rollup
+from metrics.sketch import sketch_from_values, sketch_quantile
 
 
 def truncate(ts: datetime, grain: Grain) -> datetime:
@@ -19,9 +19,13 @@ def truncate(ts: datetime, grain: Grain) -> datetime:
 
 
 def expected_rollups(
-    spans: list[dict[str, Any]], grain: Grain, dimensions: tuple[str, ...] = ROLLUP_DIMENSIONS
+    spans: list[dict[str, Any]],
+    grain: Grain,
+    dimensions: tuple[str, ...] = ROLLUP_DIMENSIONS,
+    stores_quantiles: bool = False,
 ) -> dict[tuple, dict[str, Any]]:
-    """Rollup rows keyed by (bucket, *dimensions)."""
+    """Rollup rows keyed by (bucket, *dimensions); with `stores_quantiles`, each latency measure's
+    quantiles at every stored level, from the reference sketch (None when it has no values)."""
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for span in spans:
         key = (truncate(span["ts"], grain), *(span[d] for d in dimensions))
@@ -43,8 +47,17 @@ def expected_rollups(
                 keys, counts = sketch_from_values(values)
                 row[f"{measure.name}_sketch_keys"] = keys
                 row[f"{measure.name}_sketch_counts"] = counts
+                if stores_quantiles:
+                    row[f"{measure.name}_quantiles"] = (
+                        [sketch_quantile(keys, counts, q) for q in STORED_QUANTILES] if values else None
+                    )
         rows[key] = row
     return rows
+
+
+def expected_table(spans: list[dict[str, Any]], rollup: Rollup) -> dict[tuple, dict[str, Any]]:
+    """The rows a rollup table should hold for these spans."""
+    return expected_rollups(spans, rollup.grain, rollup.dimensions, rollup.stores_quantiles)
 
 
 def expected_activity(spans: list[dict[str, Any]], identity: str) -> dict[tuple, int]:

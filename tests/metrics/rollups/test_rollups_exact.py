@@ -20,6 +20,7 @@ from tests.metrics.rollups.oracle import (
     expected_errors,
     expected_identities,
     expected_rollups,
+    expected_table,
     normalize_db_rows,
 )
 
@@ -144,7 +145,7 @@ def test_rollups_equal_a_recomputation_after_batches_duplicates_and_late_spans(r
     spans = list(sent.values())
     live = snapshot(organization.pk)
     for rollup in ROLLUPS:
-        assert live[rollup.table] == expected_rollups(spans, rollup.grain, rollup.dimensions), rollup.table
+        assert live[rollup.table] == expected_table(spans, rollup), rollup.table
     for bitmap in IDENTITY_BITMAPS:
         assert live[bitmap.table] == expected_identities(spans, bitmap.span_column, bitmap.grain), bitmap.table
     for errors in ERROR_ROLLUPS:

@@ -124,3 +124,20 @@ def test_the_vectorised_merge_answers_like_the_reference_sketch(parts_per_row):
         for got, want in zip(got_row, want_row, strict=True):
             # the same bucket; numpy's vector pow may round the last bit differently
             assert got is None or math.isclose(got, want, rel_tol=1e-12, abs_tol=0), (got, want)
+
+
+@pytest.mark.django_db
+def test_sql_stored_quantiles_are_the_reference_quantiles_to_the_bit():
+    """sketch_quantiles (the rollups' stored quantiles) walks a sketch as sketch_quantile does."""
+    levels = list(QUANTILES)  # ascending, with both ends
+    sketches = [sketch_from_values(values) for values in DISTRIBUTIONS.values()]
+    sketches.append(([-100_000], [7]))  # only zeros
+    sketches.append(([3], [2**40]))  # one key, a count past 32 bits
+    sketches.append(([-100_000, 10, 11], [1, 1, 10**12]))  # the zero bucket below a heavy one
+    with connection.cursor() as cursor:
+        for keys, counts in sketches:
+            cursor.execute("SELECT sketch_quantiles(%s::integer[], %s::bigint[], %s::float8[])", [keys, counts, levels])
+            (stored,) = cursor.fetchone()
+            assert stored == [sketch_quantile(keys, counts, q) for q in levels], keys[:5]
+        cursor.execute("SELECT sketch_quantiles('{}'::integer[], '{}'::bigint[], %s::float8[])", [levels])
+        assert cursor.fetchone() == (None,)

@@ -1,0 +1,28 @@
+"""Quantiles kept beside the sketches of the models rollups (raw SQL, commented)."""
+
+from pathlib import Path
+
+from django.db import migrations
+
+SQL = Path(__file__).parent / "sql"
+
+
+def fill_stored_quantiles(apps, schema_editor) -> None:
+    """Existing rows get their quantiles from their own sketches; upserts keep them from now on."""
+    from metrics.rollups.maintenance import stored_quantiles_sql
+    from metrics.rollups.measures import ROLLUPS
+
+    for rollup in ROLLUPS:
+        if rollup.stores_quantiles:
+            schema_editor.execute(f"UPDATE {rollup.table} SET {stored_quantiles_sql(rollup)}")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("metrics", "0009_model_rollups")]
+    operations = [
+        migrations.RunSQL(
+            sql=(SQL / "0010_stored_quantiles.sql").read_text(),
+            reverse_sql=(SQL / "0010_stored_quantiles_reverse.sql").read_text(),
+        ),
+        migrations.RunPython(fill_stored_quantiles, migrations.RunPython.noop),
+    ]
