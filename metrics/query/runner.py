@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from itertools import pairwise
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -206,12 +207,13 @@ def _read_stored(
     row's quantiles (one per STORED_QUANTILES level, or NULL when it has no values): the asked
     ones are picked. Rows without either had no values."""
     picks = [STORED_QUANTILES.index(q) for q in quantiles]
+    pick = itemgetter(*picks) if len(picks) > 1 else lambda stored: (stored[picks[0]],)
     none = (None,) * len(quantiles)
     result = []
     for values, record in zip(sketched, records, strict=True):
         if record[keys_at] is None:  # no sketch sent: its one rollup row's quantiles, if any
             stored = record[stored_at]
-            values = none if stored is None else tuple(stored[i] for i in picks)
+            values = none if stored is None else pick(stored)
         result.append(values)
     return result
 
