@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from metrics.rollups.measures import STORED_QUANTILES
 from metrics.sketch import GAMMA, ZERO_KEY
 
 
@@ -117,7 +118,9 @@ def scenarios(end: datetime) -> list[Scenario]:
 
 
 # Floors: what a hand-written statement against the best tables the service keeps costs, with
-# the same answer. S1 reads the provider-and-model hourly rollup (fewer rows than the full one).
+# the same answer. S1 reads the provider-and-model hourly rollup (fewer rows than the full one),
+# S5 the daily one by provider, model and environment (its stored p95 where a day and model is
+# one row).
 S1_FLOOR = """
 SELECT bucket, provider, sum(request_count), sum(total_cost_sum)
 FROM llm_models_1hour
@@ -223,26 +226,30 @@ WHERE org_id = %(org_id)s AND ts >= %(start)s AND ts < %(end)s
 
 S5_FLOOR = f"""
 WITH rows AS (
-    SELECT bucket, model, request_count, total_cost_sum, duration_sketch_keys, duration_sketch_counts
-    FROM llm_metrics_1day
+    SELECT bucket, model, request_count, total_cost_sum, duration_quantiles,
+           duration_sketch_keys, duration_sketch_counts
+    FROM llm_models_env_1day
     WHERE org_id = %(org_id)s AND bucket >= %(start)s AND bucket < %(end)s
       AND environment = 'production' AND provider = ANY(ARRAY['openai', 'anthropic', 'google'])
 ), totals AS (
-    SELECT bucket, model, sum(request_count) AS requests, sum(total_cost_sum) AS cost
+    SELECT bucket, model, sum(request_count) AS requests, sum(total_cost_sum) AS cost, count(*) AS merged,
+           min(duration_quantiles[{STORED_QUANTILES.index(0.95) + 1}]) AS stored_p95
     FROM rows GROUP BY bucket, model HAVING sum(request_count) >= 100
-), keyed AS (
+), keyed AS (  -- a (day, model) made of several rows (several providers): their sketches merged
     SELECT bucket, model, k, sum(c) AS c,
            sum(sum(c)) OVER (PARTITION BY bucket, model ORDER BY k) AS running,
            sum(sum(c)) OVER (PARTITION BY bucket, model) AS total
-    FROM rows, unnest(duration_sketch_keys, duration_sketch_counts) AS u(k, c)
+    FROM rows JOIN totals USING (bucket, model), unnest(duration_sketch_keys, duration_sketch_counts) AS u(k, c)
+    WHERE merged > 1
     GROUP BY bucket, model, k
 ), p95 AS (
     SELECT bucket, model, min(k) FILTER (WHERE running >= greatest(1, ceil(0.95 * total::float8))) AS k
     FROM keyed GROUP BY bucket, model
 )
 SELECT t.bucket, t.model, t.requests,
-       CASE WHEN p.k = {ZERO_KEY} THEN 0 ELSE 2 * power({GAMMA!r}::float8, p.k) / ({GAMMA!r}::float8 + 1) END,
+       CASE WHEN t.merged = 1 THEN t.stored_p95
+            WHEN p.k = {ZERO_KEY} THEN 0 ELSE 2 * power({GAMMA!r}::float8, p.k) / ({GAMMA!r}::float8 + 1) END,
        t.cost
-FROM totals t JOIN p95 p USING (bucket, model)
+FROM totals t LEFT JOIN p95 p USING (bucket, model)
 ORDER BY t.cost DESC, t.bucket, t.model  -- equal costs in the API's tie order (bucket, then model)
 """

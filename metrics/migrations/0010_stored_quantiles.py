@@ -10,11 +10,10 @@ SQL = Path(__file__).parent / "sql"
 def fill_stored_quantiles(apps, schema_editor) -> None:
     """Existing rows get their quantiles from their own sketches; upserts keep them from now on."""
     from metrics.rollups.maintenance import stored_quantiles_sql
-    from metrics.rollups.measures import ROLLUPS
+    from metrics.rollups.measures import ROLLUPS_BY_TABLE
 
-    for rollup in ROLLUPS:
-        if rollup.stores_quantiles:
-            schema_editor.execute(f"UPDATE {rollup.table} SET {stored_quantiles_sql(rollup)}")
+    for table in ("llm_models_1hour", "llm_models_1day"):  # the tables as they were at this migration
+        schema_editor.execute(f"UPDATE {table} SET {stored_quantiles_sql(ROLLUPS_BY_TABLE[table])}")
 
 
 class Migration(migrations.Migration):

@@ -77,12 +77,13 @@ class Rollup:
 
     Each grain has the full table (every rollup dimension); the hour and the day also have a
     totals table (none: a question that groups or filters by nothing reads ~one row per bucket
-    instead of one per provider × model × environment × status) and a models table (provider
-    and model: "percentiles per model" reads one row and one sketch per bucket and model
-    instead of one per environment and status, and the models tables keep each row's quantiles
-    ready). A question reads the table of its grain with the fewest dimensions that holds every
-    one it groups or filters by. Every table carries error_count, so error rates need no
-    status_code key.
+    instead of one per provider × model × environment × status), a models table (provider and
+    model: "percentiles per model" reads one row per bucket and model instead of one per
+    environment and status) and a models-by-environment table (the same question "in
+    production": one row instead of one per status). The models tables keep each row's
+    quantiles ready. A question reads the table of its grain with the fewest dimensions that
+    holds every one it groups or filters by. Every table carries error_count, so error rates
+    need no status_code key.
     """
 
     table: str
@@ -108,6 +109,10 @@ ROLLUPS: tuple[Rollup, ...] = (
     Rollup("llm_totals_1day", GRAINS_BY_NAME["1day"], ()),
     Rollup("llm_models_1hour", GRAINS_BY_NAME["1hour"], ("provider", "model"), stores_quantiles=True),
     Rollup("llm_models_1day", GRAINS_BY_NAME["1day"], ("provider", "model"), stores_quantiles=True),
+    Rollup(
+        "llm_models_env_1hour", GRAINS_BY_NAME["1hour"], ("provider", "model", "environment"), stores_quantiles=True
+    ),
+    Rollup("llm_models_env_1day", GRAINS_BY_NAME["1day"], ("provider", "model", "environment"), stores_quantiles=True),
 )
 
 ROLLUPS_BY_TABLE = {rollup.table: rollup for rollup in ROLLUPS}

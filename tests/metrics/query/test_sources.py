@@ -33,7 +33,8 @@ def tables_read(interval: str, group_by: list[str], filters: list[dict]) -> set[
         (["model"], [], "llm_models_1hour"),
         (["model"], [OPENAI], "llm_models_1hour"),
         (["provider", "model"], [], "llm_models_1hour"),
-        (["model"], [PRODUCTION], "llm_metrics_1hour"),
+        (["model"], [PRODUCTION], "llm_models_env_1hour"),
+        (["environment"], [OPENAI], "llm_models_env_1hour"),
         (["status_code"], [], "llm_metrics_1hour"),
     ],
 )

@@ -1,0 +1,30 @@
+"""Rollups by provider, model and environment (raw SQL, commented).
+
+Spans already stored get their rows from rebuild_rollups, as in 0006 and 0009.
+"""
+
+from pathlib import Path
+
+from django.db import migrations
+
+SQL = Path(__file__).parent / "sql"
+NEW_TABLES = ("llm_models_env_1hour", "llm_models_env_1day")
+
+
+def fill_model_environment_rollups(apps, schema_editor) -> None:
+    from metrics.rollups.rebuild import fill_new_rollup_tables
+
+    fill_new_rollup_tables(NEW_TABLES)
+
+
+class Migration(migrations.Migration):
+    atomic = False  # one transaction per rebuilt day, not one for the whole history
+
+    dependencies = [("metrics", "0010_stored_quantiles")]
+    operations = [
+        migrations.RunSQL(
+            sql=(SQL / "0011_model_environment_rollups.sql").read_text(),
+            reverse_sql="DROP TABLE IF EXISTS llm_models_env_1hour, llm_models_env_1day;",
+        ),
+        migrations.RunPython(fill_model_environment_rollups, migrations.RunPython.noop),
+    ]
