@@ -88,6 +88,29 @@ def test_sql_merge_adds_counts_key_by_key():
 
 
 @pytest.mark.django_db
+def test_sql_merge_equals_the_reference_merge_on_any_overlap():
+    generator = random.Random(3)
+
+    def sketch(size: int) -> tuple[list[int], list[int]]:
+        keys = sorted(generator.sample(range(-100_000, 2_000), size))
+        return keys, [generator.randint(1, 2**40) for _ in keys]
+
+    pairs = [(sketch(a), sketch(b)) for a, b in [(0, 0), (0, 5), (7, 0), (1, 1), (40, 3), (3, 120), (200, 200)]]
+    pairs.append((([1, 2], [1, 1]), ([3, 4], [1, 1])))  # all of one before the other
+    pairs.append((([3, 4], [1, 1]), ([1, 2], [1, 1])))
+    pairs.append((([1, 2, 3], [1, 1, 1]), ([1, 2, 3], [5, 5, 5])))  # the same keys
+    with connection.cursor() as cursor:
+        for (a_keys, a_counts), (b_keys, b_counts) in pairs:
+            cursor.execute(
+                "SELECT * FROM sketch_merge(%s::integer[], %s::bigint[], %s::integer[], %s::bigint[])",
+                [a_keys, a_counts, b_keys, b_counts],
+            )
+            assert cursor.fetchone() == tuple(sketch_merge([(a_keys, a_counts), (b_keys, b_counts)]))
+        cursor.execute("SELECT * FROM sketch_merge(NULL, NULL, ARRAY[2, 4], ARRAY[1, 3]::bigint[])")
+        assert cursor.fetchone() == ([2, 4], [1, 3])  # a missing sketch is an empty one
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("parts_per_row", [1, 3])  # 1: each row one stored sketch, in key order
 def test_the_vectorised_merge_answers_like_the_reference_sketch(parts_per_row):
     from metrics.query.percentiles import COUNT_ELEMENT, KEY_ELEMENT, batch_quantiles, decode_arrays, elements_sql
