@@ -75,7 +75,6 @@ def _activity_model(name: str, table: str, identity: str, doc: str) -> type[mode
         "model": models.TextField(),
         "environment": models.TextField(),
         "status_code": models.CharField(max_length=5),
-        "span_count": models.BigIntegerField(),
         "Meta": type("Meta", (), {"managed": False, "db_table": table}),
         "__str__": lambda self: f"{getattr(self, identity)} on {self.bucket:%Y-%m-%d}",
     }

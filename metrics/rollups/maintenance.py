@@ -218,17 +218,18 @@ ON CONFLICT ({key_list}) DO UPDATE SET
 
 
 def activity_upsert_sql(activity: ActivityRollup, source: str) -> str:
-    """INSERT … ON CONFLICT adding each (day, key, identity) of `source` to an activity table."""
+    """INSERT … ON CONFLICT DO NOTHING of each (day, key, identity) of `source` into an activity
+    table: a row says the identity was seen that day under that key, and seeing it again
+    changes nothing (no new row version)."""
     identity = activity.span_column
     columns = ["org_id", "bucket", identity, *ROLLUP_DIMENSIONS]
     listed = ", ".join(columns)
-    return f"""INSERT INTO {activity.table} AS t ({listed}, span_count)
-    SELECT org_id, date_trunc('day', ts, 'UTC') AS bucket, {identity}, {", ".join(ROLLUP_DIMENSIONS)}, count(*)
+    return f"""INSERT INTO {activity.table} AS t ({listed})
+    SELECT DISTINCT org_id, date_trunc('day', ts, 'UTC') AS bucket, {identity}, {", ".join(ROLLUP_DIMENSIONS)}
     FROM {source}
     WHERE {identity} IS NOT NULL
-    GROUP BY {listed}
     ORDER BY {listed}
-ON CONFLICT ({listed}) DO UPDATE SET span_count = t.span_count + EXCLUDED.span_count"""
+ON CONFLICT ({listed}) DO NOTHING"""
 
 
 def bitmap_upsert_sql(bitmap: IdentityBitmap, source: str) -> str:

@@ -126,7 +126,7 @@ def smallest_rollup(grain_name: str, dimensions: set[str]) -> Rollup:
 
 @dataclass(frozen=True, slots=True)
 class ActivityRollup:
-    """Distinct users or sessions per UTC day and rollup key, with their span counts.
+    """Which users or sessions were seen per UTC day and rollup key (presence only).
 
     Exact unique counts need the identities themselves; a day × key × identity table is
     far smaller than the raw spans for long ranges (each identity appears once per day and

@@ -60,15 +60,14 @@ def expected_table(spans: list[dict[str, Any]], rollup: Rollup) -> dict[tuple, d
     return expected_rollups(spans, rollup.grain, rollup.dimensions, rollup.stores_quantiles)
 
 
-def expected_activity(spans: list[dict[str, Any]], identity: str) -> dict[tuple, int]:
-    counts: dict[tuple, int] = defaultdict(int)
-    for span in spans:
-        if span[identity] is None:
-            continue
-        day = truncate(span["ts"], Grain("1day", "", "day", 86400, 0))
-        key = (day, span[identity], span["provider"], span["model"], span["environment"], span["status_code"])
-        counts[key] += 1
-    return dict(counts)
+def expected_activity(spans: list[dict[str, Any]], identity: str) -> set[tuple]:
+    """Each (day, identity, provider, model, environment, status) seen."""
+    day = Grain("1day", "", "day", 86400, 0)
+    return {
+        (truncate(span["ts"], day), span[identity], *(span[d] for d in ROLLUP_DIMENSIONS))
+        for span in spans
+        if span[identity] is not None
+    }
 
 
 def expected_identities(spans: list[dict[str, Any]], identity: str, grain: Grain) -> dict[datetime, set[str]]:

@@ -118,11 +118,12 @@ def snapshot(org_id: int) -> dict:
     with connection.cursor() as cursor:
         for table, identity in (("llm_users_1day", "user_id"), ("llm_sessions_1day", "session_id")):
             cursor.execute(
-                f"SELECT bucket, {identity}, provider, model, environment, status_code, span_count"
-                f" FROM {table} WHERE org_id = %s",
+                f"SELECT bucket, {identity}, provider, model, environment, status_code FROM {table} WHERE org_id = %s",
                 [org_id],
             )
-            tables[table] = {tuple(row[:6]): row[6] for row in cursor.fetchall()}
+            rows = cursor.fetchall()
+            assert len(rows) == len(set(rows))
+            tables[table] = set(rows)
     return tables
 
 
