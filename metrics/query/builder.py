@@ -30,7 +30,13 @@ from metrics.query.sql_parts import (
     where_sql,
 )
 from metrics.query.uniques import unique_ctes
-from metrics.rollups.measures import GRAINS_BY_NAME, MEASURES_BY_NAME, PARTIAL_MERGE, ROLLUPS_BY_TABLE
+from metrics.rollups.measures import (
+    GRAINS_BY_NAME,
+    MEASURES_BY_NAME,
+    PARTIAL_MERGE,
+    ROLLUPS_BY_TABLE,
+    STORED_QUANTILES,
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ def segment_sql(
     select = [f"{bucket_expression(query, f'{alias}.{time_column}', params)} AS bucket"]
     select += group_columns(query, alias) + partials
     if sketches:
-        stored = ROLLUPS_BY_TABLE[segment.table].stores_quantiles
+        stored = reads_stored_quantiles(query, [segment])
         for m in sorted(needed_percentiles(query)):
             keys = elements_sql(f"array_cat_agg(r.{m}_sketch_keys)")
             counts = elements_sql(f"array_cat_agg(r.{m}_sketch_counts)")
@@ -109,8 +115,13 @@ def segment_sql(
 
 def reads_stored_quantiles(query: MetricsQuery, segments: list[Segment]) -> bool:
     """Whether the answer rows made of one rollup row take their percentiles from the quantiles
-    stored beside its sketch (see measures.Rollup.stores_quantiles)."""
-    return sketches_in_segment(query, segments) and ROLLUPS_BY_TABLE[segments[0].table].stores_quantiles
+    stored beside its sketch (see measures.Rollup.stores_quantiles): every level asked is stored."""
+    levels = {catalog.PERCENTILES[a] for aggregations in needed_percentiles(query).values() for a in aggregations}
+    return (
+        sketches_in_segment(query, segments)
+        and ROLLUPS_BY_TABLE[segments[0].table].stores_quantiles
+        and levels <= set(STORED_QUANTILES)
+    )
 
 
 def whole_sketch_arrays(query: MetricsQuery, segments: list[Segment]) -> bool:

@@ -206,6 +206,8 @@ def _read_stored(
     """Rows made of one rollup row that stores quantiles come without sketch bytes and with that
     row's quantiles (one per STORED_QUANTILES level, or NULL when it has no values): the asked
     ones are picked. Rows without either had no values."""
+    if not set(quantiles) <= set(STORED_QUANTILES):  # not read from storage (builder.reads_stored_quantiles)
+        return sketched
     picks = [STORED_QUANTILES.index(q) for q in quantiles]
     pick = itemgetter(*picks) if len(picks) > 1 else lambda stored: (stored[picks[0]],)
     none = (None,) * len(quantiles)

@@ -8,8 +8,6 @@ and a quantile sketch (percentiles within 1 %, see metrics.sketch).
 from dataclasses import dataclass
 from typing import Literal
 
-from metrics.query.catalog import PERCENTILES
-
 # The rollup key besides org and bucket. Missing provider/model/environment are stored as ''.
 ROLLUP_DIMENSIONS: tuple[str, ...] = ("provider", "model", "environment", "status_code")
 
@@ -99,8 +97,10 @@ class Rollup:
         return tuple(m for m in MEASURES if m.kind == "latency") if self.stores_quantiles else ()
 
 
-# Every percentile the catalog offers, ascending (the order sketch_quantiles walks them in).
-STORED_QUANTILES: tuple[float, ...] = tuple(sorted(PERCENTILES.values()))
+# The levels stored, ascending (the order sketch_quantiles walks them in): every percentile the
+# catalog offers today. Stored rows hold one value per level in this order, so changing it needs
+# a migration recomputing them; a level asked for but not stored is answered from the sketches.
+STORED_QUANTILES: tuple[float, ...] = (0.5, 0.75, 0.9, 0.95, 0.99, 0.999)
 STORED_QUANTILES_SQL = "'{" + ",".join(map(repr, STORED_QUANTILES)) + "}'::float8[]"
 
 ROLLUPS: tuple[Rollup, ...] = (

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.db import connection
 
-from metrics.query import builder, parse, runner
+from metrics.query import builder, catalog, parse, runner
 from metrics.rollups.measures import STORED_QUANTILES
 from metrics.sketch import sketch_from_values, sketch_quantile
 from tests.metrics.query.conftest import DAY, ingest, span
@@ -104,3 +104,31 @@ def test_only_answer_rows_of_one_rollup_row_read_the_stored_quantiles(org, mixed
     shared = [row for row in rows if row["model"] == "shared" and row["duration_p50"] is not None]
     assert solo and all(row[name] == 123456.0 for row in solo for name in PERCENTILES)
     assert any(row["duration_p50"] != 123456.0 for row in shared)
+
+
+def test_every_percentile_of_the_catalog_is_stored():
+    assert set(catalog.PERCENTILES.values()) <= set(STORED_QUANTILES)
+
+
+def test_a_level_that_is_not_stored_is_answered_from_the_sketches(org, mixed_spans, monkeypatch):
+    # given: storage without p95 (as after a catalog change, before the rows are recomputed)
+    monkeypatch.setattr(builder, "STORED_QUANTILES", (0.5, 0.99))
+    query = percentile_series(org.pk, "1hour")
+    assert not builder.reads_stored_quantiles(query, runner.plan_query(query).totals)
+    # when
+    rows = runner.run_query(query).rows
+    # then: every row's percentiles come from its sketch, as the reference computes them
+    durations: dict[tuple[str, str], list[float]] = {}
+    for sent in mixed_spans:
+        if "duration_ms" in sent:
+            durations.setdefault((bucket_of(sent, "1hour"), sent["model"]), []).append(sent["duration_ms"])
+    checked = 0
+    for row in rows:
+        values = durations.get((row["timestamp"], row["model"]))
+        if not values:
+            assert row["duration_p95"] is None
+            continue
+        keys, counts = sketch_from_values(values)
+        assert math.isclose(row["duration_p95"], sketch_quantile(keys, counts, 0.95), rel_tol=1e-12)
+        checked += 1
+    assert checked > 50
