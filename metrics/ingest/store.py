@@ -20,8 +20,9 @@ from psycopg import errors as pg_errors
 
 from metrics.ingest.records import SpanRecord
 from metrics.rollups.fold import QUEUE, fold_soon
-from metrics.rollups.identities import number_batch
+from metrics.rollups.identities import number_batch, ordinal_column
 from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS
+from metrics.rollups.measures import IDENTITY_COLUMNS
 from metrics.rollups.partitions import ensure_partitions, forget_partitions
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ _INPUT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("tags", "text", "ARRAY(SELECT jsonb_array_elements_text(tags::jsonb))"),
     ("attributes", "text", "attributes::jsonb"),
 )
+_NUMBER_COLUMNS = tuple(ordinal_column(identity) for identity in IDENTITY_COLUMNS)
 _STORED_NAMES = {
     "duration_us": "duration_ms",
     "ttft_us": "ttft_ms",
@@ -85,8 +87,15 @@ inserted AS (
     RETURNING {rollup_columns}
 ),
 queued AS (
-    -- Exactly the spans new to llm_traces wait for the rollups (metrics.rollups.fold).
-    INSERT INTO {QUEUE} ({rollup_columns}) SELECT {rollup_columns} FROM inserted
+    -- Exactly the spans new to llm_traces wait for the rollups (metrics.rollups.fold), with
+    -- their user and session numbers (known here: the fold, one at a time, need not look them up).
+    INSERT INTO {QUEUE} ({rollup_columns}, {", ".join(_NUMBER_COLUMNS)})
+    SELECT {", ".join(f"i.{c}" for c in SPAN_COLUMNS_FOR_ROLLUPS)}, u.ordinal, s.ordinal
+    FROM inserted i
+    LEFT JOIN unnest(%(user_id_values)b::text[], %(user_id_numbers)b::integer[]) AS u(value, ordinal)
+        ON u.value = i.user_id
+    LEFT JOIN unnest(%(session_id_values)b::text[], %(session_id_numbers)b::integer[]) AS s(value, ordinal)
+        ON s.value = i.session_id
 )
 SELECT count(*) FROM inserted"""
 
@@ -111,8 +120,12 @@ def records_to_columns(org_id: int, records: Sequence[SpanRecord]) -> dict[str, 
 def store_columns(columns: dict[str, Any], days: set[Any]) -> int:
     """Inserts the column arrays; returns how many spans were new. Retries deadlocks."""
     ensure_partitions(days)
-    # Numbered before the spans are stored: a fold must find every queued identity's number.
-    number_batch(columns["org_id"], columns["user_id"], columns["session_id"])
+    # Numbered before the spans are stored (committed: the bitmaps must never meet a number that
+    # is rolled back); the queue carries each span's numbers to the fold.
+    numbers = number_batch(columns["org_id"], columns["user_id"], columns["session_id"])
+    for identity in IDENTITY_COLUMNS:
+        columns[f"{identity}_values"] = list(numbers[identity])
+        columns[f"{identity}_numbers"] = list(numbers[identity].values())
     for attempt in range(1, DEADLOCK_RETRIES + 1):
         try:
             return _execute(columns)

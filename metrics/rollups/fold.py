@@ -21,7 +21,9 @@ import time
 
 from django.db import connection, transaction
 
+from metrics.rollups.identities import ordinal_column
 from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, add_gathered, gather_spans
+from metrics.rollups.measures import IDENTITY_COLUMNS
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ VACUUM_INTERVAL_SECONDS = 5.0
 FOLD_LOCK_TIMEOUT_MS = 200
 
 _COLUMNS = ", ".join(SPAN_COLUMNS_FOR_ROLLUPS)
+_NUMBERS = ", ".join(ordinal_column(identity) for identity in IDENTITY_COLUMNS)
 
 
 def queued_spans() -> int:
@@ -64,8 +67,8 @@ def fold_pending() -> int:
             "SELECT set_config('work_mem', '64MB', true), set_config('lock_timeout', %s, true)",
             [f"{FOLD_LOCK_TIMEOUT_MS}ms"],
         )
-        taken = f"taken AS (DELETE FROM {QUEUE} RETURNING {_COLUMNS})"
-        folded = gather_spans(cursor, FOLD_SOURCE, taken, "taken")
+        taken = f"taken AS (DELETE FROM {QUEUE} RETURNING {_COLUMNS}, {_NUMBERS})"
+        folded = gather_spans(cursor, FOLD_SOURCE, taken, "taken", queued=True)
         add_gathered(cursor, FOLD_SOURCE, folded)
     return folded
 

@@ -16,6 +16,22 @@ def ordinal_column(identity: str) -> str:
     return f"{identity}_ordinal"
 
 
+def queued_ordinals_sql(spans: str, columns: Iterable[str]) -> str:
+    """SELECT `columns` of `spans` (queued span rows, which carry their numbers since ingest
+    learns them: no lookup per span here) with their user and session numbers. A row queued
+    without them (before migration 0015) has them looked up."""
+    numbers = []
+    for identity in ("user_id", "session_id"):
+        ordinal = ordinal_column(identity)
+        lookup = (
+            f"SELECT i.ordinal FROM llm_identities i WHERE i.org_id = {spans}.org_id"
+            f" AND i.kind = '{identity}' AND i.value = {spans}.{identity}"
+        )
+        # coalesce evaluates the lookup only where the number is missing
+        numbers.append(f"coalesce({spans}.{ordinal}, ({lookup})) AS {ordinal}")
+    return f"SELECT {', '.join([*(f'{spans}.{c}' for c in columns), *numbers])} FROM {spans}"
+
+
 def with_ordinals_sql(spans: str) -> str:
     """SELECT every column of `spans` (a CTE of span rows) plus the numbers of their user and session."""
     columns = [f"{spans}.*"]
@@ -47,22 +63,33 @@ def forget_known_ordinals() -> None:
     _known.clear()
 
 
-def number_batch(org_id: int, users: Iterable[str | None], sessions: Iterable[str | None]) -> None:
-    """Makes sure every user and session of a batch has its number (before its spans are stored)."""
+def number_batch(org_id: int, users: Iterable[str | None], sessions: Iterable[str | None]) -> dict[str, dict[str, int]]:
+    """Makes sure every user and session of a batch has its number (before its spans are stored);
+    returns them, per kind: value → number."""
+    numbers: dict[str, dict[str, int]] = {"user_id": {}, "session_id": {}}
     unknown: dict[str, list[str]] = {"user_id": [], "session_id": []}
     for kind, values in (("user_id", users), ("session_id", sessions)):
-        unknown[kind] = sorted({v for v in values if v is not None and (org_id, kind, v) not in _known})
+        for value in {v for v in values if v is not None}:
+            known = _known.get((org_id, kind, value))
+            if known is None:
+                unknown[kind].append(value)
+            else:
+                numbers[kind][value] = known
+        unknown[kind].sort()
     if not (unknown["user_id"] or unknown["session_id"]):
-        return
+        return numbers
     with connection.cursor() as cursor:
         cursor.execute(_BATCH_SQL, {"org_id": org_id, **unknown})
         rows = cursor.fetchall()
+    for kind, value, ordinal in rows:
+        numbers[kind][value] = ordinal
     # Only numbers already committed may be remembered: inside a transaction they could
     # still be rolled back and given to someone else.
     if not connection.in_atomic_block:
         if len(_known) + len(rows) > KNOWN_LIMIT:
             _known.clear()
         _known.update(((org_id, kind, value), ordinal) for kind, value, ordinal in rows)
+    return numbers
 
 
 def number_identities(cursor: Any, source: str, identity: str, params: dict[str, Any] | None = None) -> None:

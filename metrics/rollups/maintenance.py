@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from metrics.rollups.identities import ordinal_column, with_ordinals_sql
+from metrics.rollups.identities import ordinal_column, queued_ordinals_sql, with_ordinals_sql
 from metrics.rollups.measures import (
     ACTIVITY_ROLLUPS,
     ERROR_ROLLUPS,
@@ -327,15 +327,19 @@ def rollup_steps(source: str) -> tuple[Step, ...]:
     return tuple(steps)
 
 
-def gather_spans(cursor: Any, name: str, ctes: str, spans_cte: str, params: dict[str, Any] | None = None) -> int:
+def gather_spans(
+    cursor: Any, name: str, ctes: str, spans_cte: str, params: dict[str, Any] | None = None, queued: bool = False
+) -> int:
     """Reads span rows once, with their identity numbers, into the temporary table `name`; returns how many.
 
     `ctes` (the body of a WITH) defines `spans_cte`, and may take the same rows off the
-    rollup queue in the same statement (one snapshot).
+    rollup queue in the same statement (one snapshot). `queued` rows (off the queue) carry
+    their numbers; others (llm_traces) have them looked up.
     """
+    spans = queued_ordinals_sql(spans_cte, SPAN_COLUMNS_FOR_ROLLUPS) if queued else with_ordinals_sql(spans_cte)
     # (Dropped explicitly too: inside an outer transaction ON COMMIT comes too late.)
     cursor.execute(f"DROP TABLE IF EXISTS {name}")
-    cursor.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS WITH {ctes} {with_ordinals_sql(spans_cte)}", params)
+    cursor.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS WITH {ctes} {spans}", params)
     return int(cursor.rowcount)
 
 

@@ -272,3 +272,63 @@ def test_a_rebuild_builds_no_rows_past_their_table_retention_and_still_takes_the
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM llm_rollup_queue WHERE org_id = %s", [organization.pk])
         assert cursor.fetchone()[0] == 0
+
+
+def _queued_spans(count: int) -> list[dict]:
+    return [
+        as_json_span(
+            {
+                "trace": 7,
+                "span": n,
+                "age_seconds": 30 * n,
+                "provider": "p",
+                "model": "m",
+                "environment": "",
+                "status_code": "OK",
+                "duration_us": 1000 * n,
+                "ttft_us": None,
+                "prompt_tokens": n,
+                "completion_tokens": 1,
+                "total_cost": None,
+                "user": None if n % 5 == 0 else f"u{n % 3}",
+                "session": f"s{n % 4}",
+                "error_type": None,
+                "error_message": None,
+            }
+        )
+        for n in range(1, 21)
+    ][:count]
+
+
+@pytest.mark.parametrize("numbers_missing", [False, True], ids=["carried", "queued-before-0015"])
+def test_queued_spans_carry_their_identity_numbers_and_reach_the_bitmaps(roles, numbers_missing):
+    from metrics.ingest import store
+    from metrics.rollups.fold import fold_pending
+
+    organization = services.organization_ensure(slug=f"numbers-{numbers_missing}")
+    spans = _queued_spans(20)
+    records = [parse_json_span(span) for span in spans]
+    store.store_columns(store.records_to_columns(organization.pk, records), {r.ts.date() for r in records})
+    with connection.cursor() as cursor:
+        # every queued span's numbers are its identities' numbers in llm_identities
+        cursor.execute(
+            "SELECT q.user_id_ordinal IS NOT DISTINCT FROM u.ordinal AND q.session_id_ordinal = s.ordinal"
+            " FROM llm_rollup_queue q"
+            " LEFT JOIN llm_identities u ON u.org_id = q.org_id AND u.kind = 'user_id' AND u.value = q.user_id"
+            " JOIN llm_identities s ON s.org_id = q.org_id AND s.kind = 'session_id' AND s.value = q.session_id"
+            " WHERE q.org_id = %s",
+            [organization.pk],
+        )
+        assert [row[0] for row in cursor.fetchall()] == [True] * 20
+        if numbers_missing:  # as rows queued before the queue carried numbers
+            cursor.execute(
+                "UPDATE llm_rollup_queue SET user_id_ordinal = NULL, session_id_ordinal = NULL WHERE org_id = %s",
+                [organization.pk],
+            )
+    # when
+    fold_pending()
+    # then
+    stored = [as_stored(span) for span in spans]
+    for bitmap in IDENTITY_BITMAPS:
+        expected = expected_identities(stored, bitmap.span_column, bitmap.grain)
+        assert bitmap_identities(bitmap.table, bitmap.span_column, organization.pk) == expected, bitmap.table
