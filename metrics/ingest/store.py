@@ -120,8 +120,8 @@ def records_to_columns(org_id: int, records: Sequence[SpanRecord]) -> dict[str, 
 def store_columns(columns: dict[str, Any], days: set[Any]) -> int:
     """Inserts the column arrays; returns how many spans were new. Retries deadlocks."""
     ensure_partitions(days)
-    # Numbered before the spans are stored (committed: the bitmaps must never meet a number that
-    # is rolled back); the queue carries each span's numbers to the fold.
+    # Numbered before the spans are stored, so every queued identity has its number; the queue
+    # carries each span's numbers to the fold.
     numbers = number_batch(columns["org_id"], columns["user_id"], columns["session_id"])
     for identity in IDENTITY_COLUMNS:
         columns[f"{identity}_values"] = list(numbers[identity])

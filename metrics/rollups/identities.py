@@ -2,8 +2,9 @@
 
 `identity_ordinals()` (migration 0006) hands out the numbers; ingest asks for a batch's
 identities in a short transaction of their own before storing the spans, and rebuilds ask
-for a range's. A number never changes once given. Folds and rebuilds look the numbers up once,
-when they gather their spans (`with_ordinals_sql`), for every bitmap to read.
+for a range's. A number never changes once given. Ingest queues each span with its numbers,
+which folds read (`queued_ordinals_sql`); rebuilds look them up once, when they gather their
+spans from llm_traces (`with_ordinals_sql`), for every bitmap to read.
 """
 
 from collections.abc import Iterable
