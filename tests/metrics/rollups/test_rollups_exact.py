@@ -77,6 +77,31 @@ def as_json_span(drawn: dict) -> dict:
     return {k: v for k, v in span.items() if v is not None}
 
 
+def simple_span(trace: int, n: int, **drawn) -> dict:
+    """Span n of a trace on the wire: one provider and model, a duration, tokens; `drawn` overrides."""
+    return as_json_span(
+        {
+            "trace": trace,
+            "span": n,
+            "age_seconds": 60 * n,
+            "provider": "p",
+            "model": "m",
+            "environment": "",
+            "status_code": "OK",
+            "duration_us": 1000 * n,
+            "ttft_us": None,
+            "prompt_tokens": n,
+            "completion_tokens": 1,
+            "total_cost": None,
+            "user": None,
+            "session": None,
+            "error_type": None,
+            "error_message": None,
+            **drawn,
+        }
+    )
+
+
 def as_stored(span: dict) -> dict:
     """What the oracle expects in llm_traces for a JSON span (written independently of the pipeline)."""
     prompt, completion = span.get("prompt_tokens"), span.get("completion_tokens")
@@ -198,29 +223,7 @@ def test_spans_queued_when_a_day_is_rebuilt_are_counted_once(roles):
     from metrics.rollups.fold import fold_pending
 
     organization = services.organization_ensure(slug="queued")
-    spans = [
-        as_json_span(
-            {
-                "trace": 1,
-                "span": n,
-                "age_seconds": 60 * n,
-                "provider": "p",
-                "model": "m",
-                "environment": "",
-                "status_code": "OK",
-                "duration_us": 1000 * n,
-                "ttft_us": None,
-                "prompt_tokens": n,
-                "completion_tokens": 1,
-                "total_cost": None,
-                "user": f"u{n % 2}",
-                "session": None,
-                "error_type": None,
-                "error_message": None,
-            }
-        )
-        for n in range(1, 11)
-    ]
+    spans = [simple_span(1, n, user=f"u{n % 2}") for n in range(1, 11)]
     # stored and queued, not folded yet (store_columns is ingest without its fold)
     records = [parse_json_span(span) for span in spans]
     store.store_columns(store.records_to_columns(organization.pk, records), {r.ts.date() for r in records})
@@ -274,39 +277,16 @@ def test_a_rebuild_builds_no_rows_past_their_table_retention_and_still_takes_the
         assert cursor.fetchone()[0] == 0
 
 
-def _queued_spans(count: int) -> list[dict]:
-    return [
-        as_json_span(
-            {
-                "trace": 7,
-                "span": n,
-                "age_seconds": 30 * n,
-                "provider": "p",
-                "model": "m",
-                "environment": "",
-                "status_code": "OK",
-                "duration_us": 1000 * n,
-                "ttft_us": None,
-                "prompt_tokens": n,
-                "completion_tokens": 1,
-                "total_cost": None,
-                "user": None if n % 5 == 0 else f"u{n % 3}",
-                "session": f"s{n % 4}",
-                "error_type": None,
-                "error_message": None,
-            }
-        )
-        for n in range(1, 21)
-    ][:count]
-
-
 @pytest.mark.parametrize("numbers_missing", [False, True], ids=["carried", "queued-before-0015"])
 def test_queued_spans_carry_their_identity_numbers_and_reach_the_bitmaps(roles, numbers_missing):
     from metrics.ingest import store
     from metrics.rollups.fold import fold_pending
 
     organization = services.organization_ensure(slug=f"numbers-{numbers_missing}")
-    spans = _queued_spans(20)
+    spans = [
+        simple_span(7, n, age_seconds=30 * n, user=None if n % 5 == 0 else f"u{n % 3}", session=f"s{n % 4}")
+        for n in range(1, 21)
+    ]
     records = [parse_json_span(span) for span in spans]
     store.store_columns(store.records_to_columns(organization.pk, records), {r.ts.date() for r in records})
     with connection.cursor() as cursor:
