@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection
@@ -144,7 +144,7 @@ def _top_items(request: SummaryRequest) -> dict[str, list[dict[str, Any]]]:
                 "provider": row["provider"],
                 "model": row["model"],
                 "value": row[value_key],
-                "percentage": round(float(Decimal(str(row[share_key] or 0)) / total * 100), 2) if total else 0.0,
+                "percentage": percentage(Decimal(str(row[share_key] or 0)), total),
             }
             for row in ranked[: request.top_n]
         ]
@@ -188,13 +188,24 @@ def _most_common_errors(request: SummaryRequest) -> list[tuple[str, str, int, st
         return cursor.fetchall()
 
 
+PERCENT_QUANTUM = Decimal("0.01")
+
+
+def percentage(part: Decimal, whole: Decimal) -> float:
+    """part / whole in percent to two decimals, halves rounded up (3.125 → 3.13) as PostgreSQL's
+    round() does: exact decimals, not a binary float rounded half to even (which gave 3.12)."""
+    if not whole:
+        return 0.0
+    return float((part / whole * 100).quantize(PERCENT_QUANTUM, rounding=ROUND_HALF_UP))
+
+
 def _error_items(rows: list[tuple[str, str, int, str | None]], error_count: int) -> list[dict[str, Any]]:
     return [
         {
             "status_code": status,
             "error_type": error_type,
             "count": count,
-            "percentage": round(count / error_count * 100, 2) if error_count else 0.0,
+            "percentage": percentage(Decimal(count), Decimal(error_count)),
             "sample_message": message,
         }
         for status, error_type, count, message in rows

@@ -157,3 +157,13 @@ def test_most_common_errors_from_rollups_and_raw_edges_equal_a_plain_count(reade
     ranked = sorted(expected.items(), key=lambda item: (-item[1][0], item[0]))
     assert [(e["error_type"], e["count"], e["sample_message"]) for e in got] == [(t, n, m) for t, (n, m) in ranked]
     assert sum(e["count"] for e in got) == len(chosen)
+
+
+def test_shares_round_halves_up_as_postgresql_does(reader, org):
+    # given: 32 calls, one of them to a second model: exactly 3.125 % and 96.875 %
+    ingest(org, [span(DAY + timedelta(minutes=i), model="gpt-4o" if i else "o3") for i in range(32)])
+    # when
+    top = reader.get(URL, {"start_time": DAY.isoformat(), "end_time": (DAY + timedelta(days=1)).isoformat()})
+    # then: the shares PostgreSQL's round(numeric, 2) gives (a binary float rounded half to even: 3.12)
+    shares = {item["model"]: item["percentage"] for item in top.json()["top_items"]["by_requests"]}
+    assert shares == {"gpt-4o": 96.88, "o3": 3.13}
