@@ -87,7 +87,12 @@ def _raw_partials(query: MetricsQuery, partials: dict[str, list[str]]) -> list[s
 
 
 def segment_sql(
-    query: MetricsQuery, segment: Segment, measures: dict[str, list[str]], params: Params, sketches: bool = False
+    query: MetricsQuery,
+    segment: Segment,
+    measures: dict[str, list[str]],
+    params: Params,
+    sketches: bool = False,
+    stored_quantiles: bool = False,
 ) -> str:
     """The segment's partial aggregates per (bucket, group); with `sketches`, also its sketch arrays
     (a rollup segment answering alone: one scan and one GROUP BY instead of a second pass)."""
@@ -99,11 +104,10 @@ def segment_sql(
     select = [f"{bucket_expression(query, f'{alias}.{time_column}', params)} AS bucket"]
     select += group_columns(query, alias) + partials
     if sketches:
-        stored = reads_stored_quantiles(query, [segment])
         for m in sorted(needed_percentiles(query)):
             keys = elements_sql(f"array_cat_agg(r.{m}_sketch_keys)")
             counts = elements_sql(f"array_cat_agg(r.{m}_sketch_counts)")
-            if stored:
+            if stored_quantiles:
                 # An answer row made of one rollup row reads that row's quantiles; only the others
                 # send their sketches (NULL keys tell the runner which is which).
                 keys, counts = (f"CASE WHEN count(*) > 1 THEN {arrays} END" for arrays in (keys, counts))
@@ -296,7 +300,8 @@ def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) ->
     group = ["bucket", *(d.name for d in query.group_by)]
     group_list = ", ".join(group)
     inline_sketches = sketches_in_segment(query, totals)
-    parts = [segment_sql(query, s, measures, params, sketches=inline_sketches) for s in totals]
+    stored = reads_stored_quantiles(query, totals)
+    parts = [segment_sql(query, s, measures, params, inline_sketches, stored) for s in totals]
     merged = ", ".join(_merge_columns(query, measures))
     # One segment already has one row per group: no second aggregation over its rows.
     totals_sql = (
@@ -320,7 +325,6 @@ def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) ->
     if sketched:
         # The same columns whether or not quantiles are stored: a series fetched in parts may read
         # them in some parts only, and the runner reads every part's rows by the same positions.
-        stored = reads_stored_quantiles(query, totals)
         columns += [
             f"a._{m}_keys, a._{m}_counts, {f'a._{m}_quantiles' if stored else 'NULL::float8[]'} AS _{m}_quantiles"
             for m in sorted(needed_percentiles(query))
