@@ -40,6 +40,16 @@ def bucket_of(sent: dict, interval: str) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
 
+def durations_by_cell(spans: list[dict], interval: str) -> dict[tuple[str, str], list[float]]:
+    """(bucket, model) → the durations sent in it (empty for a cell of spans without one)."""
+    durations: dict[tuple[str, str], list[float]] = {}
+    for sent in spans:
+        values = durations.setdefault((bucket_of(sent, interval), sent["model"]), [])
+        if "duration_ms" in sent:
+            values.append(sent["duration_ms"])
+    return durations
+
+
 @pytest.fixture
 def mixed_spans(org) -> list[dict]:
     """'solo' has one provider (one models-rollup row per bucket), 'shared' two (two rows per
@@ -69,11 +79,7 @@ def test_percentiles_agree_with_the_reference_sketch_whether_stored_or_merged(or
     # when
     rows = runner.run_query(query).rows
     # then
-    durations: dict[tuple[str, str], list[float]] = {}
-    for sent in mixed_spans:
-        values = durations.setdefault((bucket_of(sent, interval), sent["model"]), [])
-        if "duration_ms" in sent:
-            values.append(sent["duration_ms"])
+    durations = durations_by_cell(mixed_spans, interval)
     assert {(row["timestamp"], row["model"]) for row in rows} == set(durations)
     for row in rows:
         values = durations[(row["timestamp"], row["model"])]
@@ -118,13 +124,10 @@ def test_a_level_that_is_not_stored_is_answered_from_the_sketches(org, mixed_spa
     # when
     rows = runner.run_query(query).rows
     # then: every row's percentiles come from its sketch, as the reference computes them
-    durations: dict[tuple[str, str], list[float]] = {}
-    for sent in mixed_spans:
-        if "duration_ms" in sent:
-            durations.setdefault((bucket_of(sent, "1hour"), sent["model"]), []).append(sent["duration_ms"])
+    durations = durations_by_cell(mixed_spans, "1hour")
     checked = 0
     for row in rows:
-        values = durations.get((row["timestamp"], row["model"]))
+        values = durations[(row["timestamp"], row["model"])]
         if not values:
             assert row["duration_p95"] is None
             continue
