@@ -199,3 +199,29 @@ def test_fold_outcomes_tell_another_folder_busy_from_a_failed_fold(roles):
         other.close()
     assert fold_quietly() == 1  # and the span, still queued, is folded by the next one
     assert sum(r["request_count"] for r in rollup_rows(ROLLUPS[0].table, organization.pk)) == 1
+
+
+def test_a_paced_fold_waits_until_its_period_has_passed_since_the_last_fold_began(roles):
+    """Background folds are paced deployment-wide (FOLD_PERIOD_SECONDS); direct ones are not."""
+    from metrics.ingest import store
+    from metrics.rollups.fold import fold_quietly
+
+    organization = services.organization_ensure(slug="fold-pacing")
+    now = datetime.now(UTC)
+
+    def queue_one(span_id: str) -> None:
+        span = {"trace_id": "e" * 32, "span_id": span_id, "start_time": now.isoformat(), "duration_ms": 5}
+        record = parse_json_span({**span, "provider": "p", "model": "m"})
+        store.store_columns(store.records_to_columns(organization.pk, [record]), {record.ts.date()})
+
+    queue_one("1" * 16)
+    assert fold_pending() == 1  # unpaced: at once
+    queue_one("2" * 16)
+    assert fold_quietly(min_period=60) == 0  # the last fold began less than a minute ago
+    assert sum(r["request_count"] for r in rollup_rows(ROLLUPS[0].table, organization.pk)) == 1
+    assert fold_quietly(min_period=0.0) == 1  # the span waited in the queue
+    queue_one("3" * 16)
+    with connection.cursor() as cursor:  # as if the last fold began a minute ago
+        cursor.execute("UPDATE llm_rollup_fold_clock SET last_started = last_started - interval '1 minute'")
+    assert fold_quietly(min_period=30) == 1
+    assert sum(r["request_count"] for r in rollup_rows(ROLLUPS[0].table, organization.pk)) == 3
