@@ -276,6 +276,8 @@ def _full_rollup(grain: str) -> Rollup:
     return next(r for r in ROLLUPS if r.grain.name == grain and r.dimensions == ROLLUP_DIMENSIONS)
 
 
+# Rows up to a page are stored without compressing their sketches (migration 0017 says why).
+UNCOMPRESSED = "toast_tuple_target = 8160"
 DELTA_GRAINS = ("1hour", "1day")  # the grains whose full-dimension delta the coarser rollups read
 
 
@@ -317,7 +319,9 @@ def rollup_steps(source: str) -> tuple[Step, ...]:
         )
         # The hourly delta feeds the daily one too.
         feeds = frozenset(r.table for r in ROLLUPS if r.grain.name in DELTA_GRAINS[DELTA_GRAINS.index(grain) :])
-        steps.append(Step(f"CREATE TEMP TABLE {delta} ON COMMIT DROP AS {select}", feeds))
+        # Uncompressed like the rollups (migration 0017): an inserted row copies the delta's
+        # values as they are stored, compressed ones included.
+        steps.append(Step(f"CREATE TEMP TABLE {delta} WITH ({UNCOMPRESSED}) ON COMMIT DROP AS {select}", feeds))
         for rollup in (r for r in ROLLUPS if r.grain.name == grain):
             select = f"SELECT * FROM {delta}" if rollup == full else rollup_select_from_rows(rollup, delta)
             steps.append(Step(rollup_upsert_sql(rollup, select), frozenset({rollup.table}), rollup.table))

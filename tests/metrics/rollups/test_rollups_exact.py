@@ -312,3 +312,24 @@ def test_queued_spans_carry_their_identity_numbers_and_reach_the_bitmaps(roles, 
     for bitmap in IDENTITY_BITMAPS:
         expected = expected_identities(stored, bitmap.span_column, bitmap.grain)
         assert bitmap_identities(bitmap.table, bitmap.span_column, organization.pk) == expected, bitmap.table
+
+
+def test_a_rollup_row_keeps_its_sketch_uncompressed_up_to_a_page(roles):
+    """Migration 0017: a daily row whose sketches pass ~2 kB is stored as is, not pglz-compressed
+    (which every fold paid again to merge a few spans in, and every read to decompress)."""
+    import math
+
+    organization = services.organization_ensure(slug="uncompressed")
+    # 400 durations a sketch bucket apart: 400 keys, ~4.8 kB of sketch arrays in one daily row.
+    spans = [simple_span(1, n, duration_us=round(1000 * math.exp(0.0191 * n))) for n in range(1, 401)]
+    pipeline.ingest(organization, [(i, parse_json_span(span)) for i, span in enumerate(spans)])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT cardinality(duration_sketch_keys), pg_column_compression(duration_sketch_counts),"
+            " pg_column_compression(duration_sketch_keys) FROM llm_metrics_1day WHERE org_id = %s",
+            [organization.pk],
+        )
+        rows = cursor.fetchall()
+    assert sum(keys for keys, _, _ in rows) == 400  # every span its own key, the rows as large as meant
+    assert max(keys for keys, _, _ in rows) >= 200
+    assert [(counts, keys) for _, counts, keys in rows] == [(None, None)] * len(rows)

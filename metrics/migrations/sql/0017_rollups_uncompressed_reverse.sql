@@ -1,0 +1,9 @@
+ALTER TABLE llm_metrics_1min RESET (toast_tuple_target);
+ALTER TABLE llm_metrics_1hour RESET (toast_tuple_target);
+ALTER TABLE llm_metrics_1day RESET (toast_tuple_target);
+ALTER TABLE llm_totals_1hour RESET (toast_tuple_target);
+ALTER TABLE llm_totals_1day RESET (toast_tuple_target);
+ALTER TABLE llm_models_1hour RESET (toast_tuple_target);
+ALTER TABLE llm_models_1day RESET (toast_tuple_target);
+ALTER TABLE llm_models_env_1hour RESET (toast_tuple_target);
+ALTER TABLE llm_models_env_1day RESET (toast_tuple_target);
