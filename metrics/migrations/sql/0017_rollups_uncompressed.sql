@@ -6,7 +6,7 @@
 -- compressed, so every fold compressed them again when it merged a few spans in, and every
 -- query reading them decompressed them. With toast_tuple_target at its maximum a row is
 -- compressed only when it would not fit in a page otherwise. Measured on the 10M benchmark
--- database: a 5,000-span fold 121-126 → 112-117 ms; S5's part statement 7.5 → 6.5 ms (psql,
+-- database: a 5,000-span fold 119-120 → 108-110 ms; S5's part statement 7.5 → 6.5 ms (psql,
 -- same rows, compacted); the daily models-by-environment table 53 → 68 MB.
 -- Rows written before this keep their compressed values until a fold or rebuild rewrites them.
 ALTER TABLE llm_metrics_1min SET (toast_tuple_target = 8160);
