@@ -56,7 +56,11 @@ _INPUT_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("finish_reason", "text", "finish_reason"),
     ("user_id", "text", "user_id"),
     ("session_id", "text", "session_id"),
-    ("tags", "text", "ARRAY(SELECT jsonb_array_elements_text(tags::jsonb))"),
+    (
+        "tags",
+        "text",
+        "CASE WHEN tags IS NULL THEN '{}'::text[] ELSE ARRAY(SELECT jsonb_array_elements_text(tags::jsonb)) END",
+    ),
     ("attributes", "text", "attributes::jsonb"),
 )
 _NUMBER_COLUMNS = tuple(ordinal_column(identity) for identity in IDENTITY_COLUMNS)
@@ -104,16 +108,23 @@ INGEST_SQL = _ingest_sql()
 
 
 def records_to_columns(org_id: int, records: Sequence[SpanRecord]) -> dict[str, Any]:
-    """Column arrays for the statement's unnest(): one list per input column."""
+    """Column arrays for the statement's unnest(): one list per input column.
+
+    A column that no span of the batch has (cache tokens, a parent, often an error) travels as
+    one NULL instead of an array of NULLs, which psycopg would dump element by element in
+    Python; unnest() pads it with NULLs. Likewise a span without tags sends NULL, read as none
+    without parsing '[]' (~2 µs a span in the statement).
+    """
     columns: dict[str, Any] = {"org_id": org_id}
     dumps = orjson.dumps
     for name, _, _ in _INPUT_COLUMNS:
         if name == "tags":
-            columns[name] = [dumps(r.tags).decode() for r in records]
+            values = [dumps(r.tags).decode() if r.tags else None for r in records]
         elif name == "attributes":
-            columns[name] = [dumps(r.attributes, default=str).decode() for r in records]
+            values = [dumps(r.attributes, default=str).decode() for r in records]
         else:
-            columns[name] = [getattr(r, name) for r in records]
+            values = [getattr(r, name) for r in records]
+        columns[name] = None if values.count(None) == len(values) else values
     return columns
 
 
@@ -122,7 +133,7 @@ def store_columns(columns: dict[str, Any], days: set[Any]) -> int:
     ensure_partitions(days)
     # Numbered before the spans are stored, so every queued identity has its number; the queue
     # carries each span's numbers to the fold.
-    numbers = number_batch(columns["org_id"], columns["user_id"], columns["session_id"])
+    numbers = number_batch(columns["org_id"], columns["user_id"] or (), columns["session_id"] or ())
     for identity in IDENTITY_COLUMNS:
         columns[f"{identity}_values"] = list(numbers[identity])
         columns[f"{identity}_numbers"] = list(numbers[identity].values())

@@ -57,6 +57,30 @@ def test_a_valid_batch_is_stored_with_every_field(writer, org):
     assert (row["user_id"], row["session_id"], row["environment"]) == ("user-1", "session-1", "production")
 
 
+def test_a_batch_mixing_present_and_absent_fields_stores_each_span_as_sent(writer, org):
+    # given: one span with tags, reasoning tokens and no user; one with none of them and a user;
+    # no span has cache tokens (that column travels as one NULL, and the tag-less span's tags too)
+    tagged = json_span(tags=["beta"], reasoning_tokens=7, user_id=None)
+    plain = json_span(user_id="user-2")
+    # when
+    assert post(writer, [tagged, plain]).json()["accepted"] == 2
+    # then
+    rows = {row["span_id"]: row for row in stored_spans(org.pk)}
+    first, second = rows[tagged["span_id"]], rows[plain["span_id"]]
+    assert (first["tags"], second["tags"]) == (["beta"], [])
+    assert (first["reasoning_tokens"], second["reasoning_tokens"]) == (7, None)
+    assert (first["user_id"], second["user_id"]) == (None, "user-2")
+    assert first["cache_read_tokens"] is None and second["cache_read_tokens"] is None
+    assert (first["total_tokens"], second["total_tokens"]) == (1200, 1200)
+
+
+def test_a_batch_without_any_user_or_session_is_stored_and_counted(writer, org):
+    spans = [json_span(user_id=None, session_id=None), json_span(user_id=None, session_id=None)]
+    assert post(writer, spans).json()["accepted"] == 2
+    assert [(row["user_id"], row["session_id"]) for row in stored_spans(org.pk)] == [(None, None)] * 2
+    assert sum(row["request_count"] for row in rollup_rows("llm_metrics_1day", org.pk)) == 2
+
+
 def test_a_resent_batch_changes_nothing(writer, org):
     spans = [json_span(), json_span()]
     assert post(writer, spans).json()["accepted"] == 2
