@@ -71,11 +71,14 @@ def fold_pending(min_period: float = 0.0) -> int:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [FOLD_LOCK])
         if not cursor.fetchone()[0]:
             return 0
-        # Whether this fold may start, and its start written, in one statement (no row yet: it may).
+        # Whether this fold may start, and its start written, in one statement (no row yet: it
+        # may). A last start in the future means the database's clock went back: folding must
+        # not wait for it to catch up.
         cursor.execute(
             f"""INSERT INTO {FOLD_CLOCK} AS clock (only_row, last_started) VALUES (true, clock_timestamp())
             ON CONFLICT (only_row) DO UPDATE SET last_started = EXCLUDED.last_started
-            WHERE clock.last_started <= EXCLUDED.last_started - make_interval(secs => %s)""",
+            WHERE clock.last_started <= EXCLUDED.last_started - make_interval(secs => %s)
+               OR clock.last_started > EXCLUDED.last_started""",
             [min_period],
         )
         if cursor.rowcount == 0:

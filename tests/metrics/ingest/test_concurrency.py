@@ -224,4 +224,8 @@ def test_a_paced_fold_waits_until_its_period_has_passed_since_the_last_fold_bega
     with connection.cursor() as cursor:  # as if the last fold began a minute ago
         cursor.execute("UPDATE llm_rollup_fold_clock SET last_started = last_started - interval '1 minute'")
     assert fold_quietly(min_period=30) == 1
-    assert sum(r["request_count"] for r in rollup_rows(ROLLUPS[0].table, organization.pk)) == 3
+    queue_one("4" * 16)
+    with connection.cursor() as cursor:  # the database's clock went back an hour since the last fold
+        cursor.execute("UPDATE llm_rollup_fold_clock SET last_started = clock_timestamp() + interval '1 hour'")
+    assert fold_quietly(min_period=30) == 1  # folding does not wait for the clock to catch up
+    assert sum(r["request_count"] for r in rollup_rows(ROLLUPS[0].table, organization.pk)) == 4
