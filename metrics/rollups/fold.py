@@ -95,6 +95,19 @@ def fold_pending(min_period: float = 0.0) -> int:
     return folded
 
 
+def pause_before_next_fold() -> float:
+    """Seconds until a paced fold may start: at least BUSY_RETRY_SECONDS (another process may be
+    folding), at most a period (whatever the clock says)."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT extract(epoch FROM last_started - clock_timestamp()) FROM {FOLD_CLOCK}")
+            row = cursor.fetchone()
+    except Exception:  # noqa: BLE001 - the database is away: the folder's next query finds out
+        return BUSY_RETRY_SECONDS
+    remaining = FOLD_PERIOD_SECONDS + float(row[0]) if row else 0.0
+    return min(FOLD_PERIOD_SECONDS, max(BUSY_RETRY_SECONDS, remaining))
+
+
 def vacuum_queue() -> None:
     """VACUUM of the queue: drops the dead rows and, when nobody holds the table, its empty pages.
 
@@ -145,11 +158,13 @@ def start_background_folding() -> None:
             except Exception:  # noqa: BLE001 - the database is away; try again next time
                 continue
             if not idle and fold_quietly(FOLD_PERIOD_SECONDS) == 0:
-                # Another process was folding, or the last fold began less than a period ago:
-                # what is queued is folded shortly, not half a second later. (After a failure,
-                # such as a rebuild holding a rollup table, the next try is the regular one:
-                # one warning per half second.)
-                wait = BUSY_RETRY_SECONDS
+                # Another process is folding, or the last fold began less than a period ago:
+                # sleep until the period is over, then try again at once. (Requests asking for a
+                # fold meanwhile cannot make it sooner; under load each of them woke this thread
+                # for two queries in vain.) After a failure, such as a rebuild holding a rollup
+                # table, the next try is the regular one: one warning per half second.
+                time.sleep(pause_before_next_fold())
+                wait = 0.0
             # Housekeeping after the fold, so that waiting spans never wait for it.
             if time.monotonic() - vacuumed > VACUUM_INTERVAL_SECONDS:
                 try:

@@ -204,7 +204,7 @@ def test_fold_outcomes_tell_another_folder_busy_from_a_failed_fold(roles):
 def test_a_paced_fold_waits_until_its_period_has_passed_since_the_last_fold_began(roles):
     """Background folds are paced deployment-wide (FOLD_PERIOD_SECONDS); direct ones are not."""
     from metrics.ingest import store
-    from metrics.rollups.fold import fold_quietly
+    from metrics.rollups.fold import BUSY_RETRY_SECONDS, FOLD_PERIOD_SECONDS, fold_quietly, pause_before_next_fold
 
     organization = services.organization_ensure(slug="fold-pacing")
     now = datetime.now(UTC)
@@ -216,6 +216,8 @@ def test_a_paced_fold_waits_until_its_period_has_passed_since_the_last_fold_bega
 
     queue_one("1" * 16)
     assert fold_pending() == 1  # unpaced: at once
+    # the background folder would sleep out the rest of the period
+    assert BUSY_RETRY_SECONDS <= pause_before_next_fold() <= FOLD_PERIOD_SECONDS
     queue_one("2" * 16)
     assert fold_quietly(min_period=60) == 0  # the last fold began less than a minute ago
     assert sum(r["request_count"] for r in rollup_rows(ROLLUPS[0].table, organization.pk)) == 1
@@ -223,9 +225,11 @@ def test_a_paced_fold_waits_until_its_period_has_passed_since_the_last_fold_bega
     queue_one("3" * 16)
     with connection.cursor() as cursor:  # as if the last fold began a minute ago
         cursor.execute("UPDATE llm_rollup_fold_clock SET last_started = last_started - interval '1 minute'")
+    assert pause_before_next_fold() == BUSY_RETRY_SECONDS  # the period is long over
     assert fold_quietly(min_period=30) == 1
     queue_one("4" * 16)
     with connection.cursor() as cursor:  # the database's clock went back an hour since the last fold
         cursor.execute("UPDATE llm_rollup_fold_clock SET last_started = clock_timestamp() + interval '1 hour'")
+    assert pause_before_next_fold() == FOLD_PERIOD_SECONDS  # never longer than a period
     assert fold_quietly(min_period=30) == 1  # folding does not wait for the clock to catch up
     assert sum(r["request_count"] for r in rollup_rows(ROLLUPS[0].table, organization.pk)) == 4
