@@ -225,23 +225,25 @@ WHERE org_id = %(org_id)s AND ts >= %(start)s AND ts < %(end)s
 """
 
 S5_FLOOR = f"""
-WITH rows AS (
-    SELECT bucket, model, request_count, total_cost_sum, duration_quantiles,
-           duration_sketch_keys, duration_sketch_counts
+WITH totals AS (
+    SELECT bucket, model, sum(request_count) AS requests, sum(total_cost_sum) AS cost, count(*) AS merged,
+           min(duration_quantiles[{STORED_QUANTILES.index(0.95) + 1}]) AS stored_p95
     FROM llm_models_env_1day
     WHERE org_id = %(org_id)s AND bucket >= %(start)s AND bucket < %(end)s
       AND environment = 'production' AND provider = ANY(ARRAY['openai', 'anthropic', 'google'])
-), totals AS (
-    SELECT bucket, model, sum(request_count) AS requests, sum(total_cost_sum) AS cost, count(*) AS merged,
-           min(duration_quantiles[{STORED_QUANTILES.index(0.95) + 1}]) AS stored_p95
-    FROM rows GROUP BY bucket, model HAVING sum(request_count) >= 100
+    GROUP BY bucket, model HAVING sum(request_count) >= 100
 ), keyed AS (  -- a (day, model) made of several rows (several providers): their sketches merged
-    SELECT bucket, model, k, sum(c) AS c,
-           sum(sum(c)) OVER (PARTITION BY bucket, model ORDER BY k) AS running,
-           sum(sum(c)) OVER (PARTITION BY bucket, model) AS total
-    FROM rows JOIN totals USING (bucket, model), unnest(duration_sketch_keys, duration_sketch_counts) AS u(k, c)
-    WHERE merged > 1
-    GROUP BY bucket, model, k
+    -- (read again for those groups only, so that no other row's sketch is carried along)
+    SELECT r.bucket, r.model, k, sum(c) AS c,
+           sum(sum(c)) OVER (PARTITION BY r.bucket, r.model ORDER BY k) AS running,
+           sum(sum(c)) OVER (PARTITION BY r.bucket, r.model) AS total
+    FROM totals t
+    JOIN llm_models_env_1day r
+      ON r.org_id = %(org_id)s AND r.bucket = t.bucket AND r.model = t.model AND r.environment = 'production'
+     AND r.provider = ANY(ARRAY['openai', 'anthropic', 'google']),
+    unnest(r.duration_sketch_keys, r.duration_sketch_counts) AS u(k, c)
+    WHERE t.merged > 1
+    GROUP BY r.bucket, r.model, k
 ), p95 AS (
     SELECT bucket, model, min(k) FILTER (WHERE running >= greatest(1, ceil(0.95 * total::float8))) AS k
     FROM keyed GROUP BY bucket, model
