@@ -218,6 +218,18 @@ def test_rollup_tables_have_exactly_the_declared_columns(db):
             assert [r[0] for r in cursor.fetchall()] == rollup_columns(rollup)
 
 
+def test_every_rollup_table_stores_its_sketches_uncompressed(db):
+    """Migration 0017's setting, on every declared rollup (a new one must get it too)."""
+    from metrics.rollups.maintenance import UNCOMPRESSED
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relname = ANY(%s) AND %s = ANY(reloptions)",
+            [[r.table for r in ROLLUPS], UNCOMPRESSED.replace(" ", "")],
+        )
+        assert sorted(r[0] for r in cursor.fetchall()) == sorted(r.table for r in ROLLUPS)
+
+
 def test_spans_queued_when_a_day_is_rebuilt_are_counted_once(roles):
     from metrics.ingest import store
     from metrics.rollups.fold import fold_pending
