@@ -5,6 +5,7 @@ committed (with their rollups) in one transaction before the caller answers.
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -29,14 +30,33 @@ MSG_TOO_OLD = "start_time is older than the organization's retention of {days} d
 MSG_TOO_NEW = "start_time is more than {hours} hours in the future"
 
 
-def check_record(record: SpanRecord, *, now: datetime, retention_days: int) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class StorableTimes:
+    """The start times a span may have to be stored and kept, worked out once per batch."""
+
+    oldest: datetime
+    newest: datetime
+    retention_days: int
+    future_hours: int
+
+
+def storable_times(*, now: datetime, retention_days: int) -> StorableTimes:
+    future_hours = settings.INGEST_MAX_FUTURE_HOURS
+    return StorableTimes(
+        oldest=now - timedelta(days=retention_days),
+        newest=now + timedelta(hours=future_hours),
+        retention_days=retention_days,
+        future_hours=future_hours,
+    )
+
+
+def check_times(record: SpanRecord, times: StorableTimes) -> list[str]:
     """Rules that hold for spans from any door (times within what can be stored and kept)."""
     errors = []
-    if record.ts < now - timedelta(days=retention_days):
-        errors.append(MSG_TOO_OLD.format(days=retention_days))
-    future_hours = settings.INGEST_MAX_FUTURE_HOURS
-    if record.ts > now + timedelta(hours=future_hours):
-        errors.append(MSG_TOO_NEW.format(hours=future_hours))
+    if record.ts < times.oldest:
+        errors.append(MSG_TOO_OLD.format(days=times.retention_days))
+    if record.ts > times.newest:
+        errors.append(MSG_TOO_NEW.format(hours=times.future_hours))
     return errors
 
 
@@ -47,15 +67,11 @@ def ingest(
     skipped: int = 0,
 ) -> IngestResult:
     """Stores the valid records among `candidates` ((index, record or errors) pairs)."""
-    now = datetime.now(UTC)
+    times = storable_times(now=datetime.now(UTC), retention_days=organization.retention_days)
     result = IngestResult(skipped=skipped)
     valid: list[SpanRecord] = []
     for index, candidate in candidates:
-        errors = (
-            candidate
-            if isinstance(candidate, list)
-            else check_record(candidate, now=now, retention_days=organization.retention_days)
-        )
+        errors = candidate if isinstance(candidate, list) else check_times(candidate, times)
         if errors:
             result.rejected.append(Rejection(index=index, errors=errors))
             continue
