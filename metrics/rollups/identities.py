@@ -12,6 +12,8 @@ from typing import Any
 
 from django.db import connection
 
+from metrics.rollups.measures import IDENTITY_COLUMNS
+
 
 def ordinal_column(identity: str) -> str:
     return f"{identity}_ordinal"
@@ -22,7 +24,7 @@ def queued_ordinals_sql(spans: str, columns: Iterable[str]) -> str:
     learns them: no lookup per span here) with their user and session numbers. A row queued
     without them (before migration 0015) has them looked up."""
     numbers = []
-    for identity in ("user_id", "session_id"):
+    for identity in IDENTITY_COLUMNS:
         ordinal = ordinal_column(identity)
         lookup = (
             f"SELECT i.ordinal FROM llm_identities i WHERE i.org_id = {spans}.org_id"
