@@ -88,14 +88,13 @@ def test_prometheus_metrics_need_the_token_when_one_is_set(settings):
 
 @pytest.mark.django_db
 def test_prometheus_reports_how_many_spans_wait_for_the_rollups(org):
-    from metrics.ingest import store
     from metrics.ingest.validation import parse_json_span
     from metrics.rollups.fold import fold_pending
-    from tests.metrics.factories import json_span
+    from tests.metrics.factories import json_span, store_unfolded
 
     # stored and queued, not folded yet (store_columns is ingest without its fold)
     records = [parse_json_span(json_span()) for _ in range(3)]
-    store.store_columns(store.records_to_columns(org.pk, records), {r.ts.date() for r in records})
+    store_unfolded(org.pk, records)
     assert b"observatory_rollup_queue_spans 3.0" in Client().get("/metrics").content
     fold_pending()
     assert b"observatory_rollup_queue_spans 0.0" in Client().get("/metrics").content

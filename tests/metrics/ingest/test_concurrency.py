@@ -13,7 +13,7 @@ from metrics.ingest.validation import parse_json_span
 from metrics.rollups import identities
 from metrics.rollups.fold import fold_pending, vacuum_queue
 from metrics.rollups.measures import ROLLUPS
-from tests.metrics.factories import bitmap_identities, rollup_rows
+from tests.metrics.factories import bitmap_identities, rollup_rows, store_unfolded
 
 pytestmark = pytest.mark.usefixtures("committed_db")
 
@@ -170,7 +170,6 @@ def test_fold_outcomes_tell_another_folder_busy_from_a_failed_fold(roles):
     import psycopg
     from django.conf import settings
 
-    from metrics.ingest import store
     from metrics.rollups.fold import FOLD_LOCK, fold_quietly
 
     organization = services.organization_ensure(slug="fold-outcomes")
@@ -183,7 +182,7 @@ def test_fold_outcomes_tell_another_folder_busy_from_a_failed_fold(roles):
         "model": "m",
     }
     record = parse_json_span(span)
-    store.store_columns(store.records_to_columns(organization.pk, [record]), {record.ts.date()})
+    store_unfolded(organization.pk, [record])
     database = settings.DATABASES["default"]
     other = psycopg.connect(
         host=database["HOST"], port=database["PORT"], user=database["USER"], dbname=database["NAME"], autocommit=True
@@ -203,7 +202,6 @@ def test_fold_outcomes_tell_another_folder_busy_from_a_failed_fold(roles):
 
 def test_a_paced_fold_waits_until_its_period_has_passed_since_the_last_fold_began(roles):
     """Background folds are paced deployment-wide (FOLD_PERIOD_SECONDS); direct ones are not."""
-    from metrics.ingest import store
     from metrics.rollups.fold import BUSY_RETRY_SECONDS, FOLD_PERIOD_SECONDS, fold_quietly, pause_before_next_fold
 
     organization = services.organization_ensure(slug="fold-pacing")
@@ -212,7 +210,7 @@ def test_a_paced_fold_waits_until_its_period_has_passed_since_the_last_fold_bega
     def queue_one(span_id: str) -> None:
         span = {"trace_id": "e" * 32, "span_id": span_id, "start_time": now.isoformat(), "duration_ms": 5}
         record = parse_json_span({**span, "provider": "p", "model": "m"})
-        store.store_columns(store.records_to_columns(organization.pk, [record]), {record.ts.date()})
+        store_unfolded(organization.pk, [record])
 
     queue_one("1" * 16)
     assert fold_pending() == 1  # unpaced: at once

@@ -14,7 +14,7 @@ from metrics.ingest import pipeline
 from metrics.ingest.validation import parse_json_span
 from metrics.rollups.measures import ERROR_DIMENSIONS, ERROR_ROLLUPS, IDENTITY_BITMAPS, ROLLUPS
 from metrics.rollups.rebuild import rebuild_rollups
-from tests.metrics.factories import bitmap_identities, rollup_rows
+from tests.metrics.factories import bitmap_identities, rollup_rows, store_unfolded
 from tests.metrics.rollups.oracle import (
     expected_activity,
     expected_errors,
@@ -231,14 +231,13 @@ def test_every_rollup_table_stores_its_sketches_uncompressed(db):
 
 
 def test_spans_queued_when_a_day_is_rebuilt_are_counted_once(roles):
-    from metrics.ingest import store
     from metrics.rollups.fold import fold_pending
 
     organization = services.organization_ensure(slug="queued")
     spans = [simple_span(1, n, user=f"u{n % 2}") for n in range(1, 11)]
     # stored and queued, not folded yet (store_columns is ingest without its fold)
     records = [parse_json_span(span) for span in spans]
-    store.store_columns(store.records_to_columns(organization.pk, records), {r.ts.date() for r in records})
+    store_unfolded(organization.pk, records)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM llm_rollup_queue WHERE org_id = %s", [organization.pk])
         assert cursor.fetchone()[0] == 10
@@ -252,7 +251,6 @@ def test_spans_queued_when_a_day_is_rebuilt_are_counted_once(roles):
 
 
 def test_a_rebuild_builds_no_rows_past_their_table_retention_and_still_takes_the_spans_off_the_queue(roles):
-    from metrics.ingest import store
     from metrics.rollups.fold import fold_pending
     from metrics.rollups.measures import GRAINS_BY_NAME
 
@@ -276,7 +274,7 @@ def test_a_rebuild_builds_no_rows_past_their_table_retention_and_still_takes_the
         cursor.execute("DELETE FROM llm_traces WHERE org_id = %s", [organization.pk])
     # stored and queued, not folded yet (store_columns is ingest without its fold)
     records = [parse_json_span(span) for span in spans]
-    store.store_columns(store.records_to_columns(organization.pk, records), {r.ts.date() for r in records})
+    store_unfolded(organization.pk, records)
 
     rebuild_rollups(start=old, end=old + timedelta(hours=1), org_id=organization.pk)
     fold_pending()
@@ -291,7 +289,6 @@ def test_a_rebuild_builds_no_rows_past_their_table_retention_and_still_takes_the
 
 @pytest.mark.parametrize("numbers_missing", [False, True], ids=["carried", "queued-before-0015"])
 def test_queued_spans_carry_their_identity_numbers_and_reach_the_bitmaps(roles, numbers_missing):
-    from metrics.ingest import store
     from metrics.rollups.fold import fold_pending
 
     organization = services.organization_ensure(slug=f"numbers-{numbers_missing}")
@@ -300,7 +297,7 @@ def test_queued_spans_carry_their_identity_numbers_and_reach_the_bitmaps(roles, 
         for n in range(1, 21)
     ]
     records = [parse_json_span(span) for span in spans]
-    store.store_columns(store.records_to_columns(organization.pk, records), {r.ts.date() for r in records})
+    store_unfolded(organization.pk, records)
     with connection.cursor() as cursor:
         # every queued span's numbers are its identities' numbers in llm_identities
         cursor.execute(
