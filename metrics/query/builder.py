@@ -50,20 +50,34 @@ class BuiltQuery:
 # ---- partial aggregates per segment --------------------------------------------------------------
 
 
+def _count_sum(column: str) -> str:
+    # sum() of bigint is numeric, which arrives in Python as a Decimal (~0.5 µs a value to read);
+    # a sum of span counts stays far below bigint's 9.2e18.
+    return f"sum({column})::bigint"
+
+
+def _merge(partial: str, column: str) -> str:
+    return _count_sum(column) if partial == "count" else f"{PARTIAL_MERGE[partial]}({column})"
+
+
 def _measure_merges(partials: dict[str, list[str]], source: str) -> list[str]:
     """Adds up partial aggregates: rollup columns (source 'r.') or earlier partials (source '')."""
     return [
-        f"{PARTIAL_MERGE[partial]}({source}{name}_{partial}) AS {name}_{partial}"
+        f"{_merge(partial, f'{source}{name}_{partial}')} AS {name}_{partial}"
         for name, parts in partials.items()
         for partial in parts
     ]
 
 
-def _rollup_partials(query: MetricsQuery, partials: dict[str, list[str]]) -> list[str]:
-    parts = ["sum(r.request_count) AS request_count"]
+def _count_merges(query: MetricsQuery, source: str) -> list[str]:
+    parts = [f"{_count_sum(f'{source}request_count')} AS request_count"]
     if needs_errors(query):
-        parts.append("sum(r.error_count) AS error_count")
-    return parts + _measure_merges(partials, "r.")
+        parts.append(f"{_count_sum(f'{source}error_count')} AS error_count")
+    return parts
+
+
+def _rollup_partials(query: MetricsQuery, partials: dict[str, list[str]]) -> list[str]:
+    return _count_merges(query, "r.") + _measure_merges(partials, "r.")
 
 
 def _raw_partial(partial: str, column: str) -> str:
@@ -108,23 +122,39 @@ def segment_sql(
             keys = elements_sql(f"array_cat_agg(r.{m}_sketch_keys)")
             counts = elements_sql(f"array_cat_agg(r.{m}_sketch_counts)")
             if stored_quantiles:
-                # An answer row made of one rollup row reads that row's quantiles; only the others
-                # send their sketches (NULL keys tell the runner which is which).
+                # An answer row made of one rollup row reads that row's quantiles, the levels asked
+                # only, each a float8 (an array costs ~0.7 µs a row to read); only the others send
+                # their sketches (NULL keys tell the runner which is which).
                 keys, counts = (f"CASE WHEN count(*) > 1 THEN {arrays} END" for arrays in (keys, counts))
-                select.append(f"CASE WHEN count(*) = 1 THEN min(r.{m}_quantiles) END AS _{m}_quantiles")
+                select += [
+                    f"CASE WHEN count(*) = 1 THEN min(r.{m}_quantiles[{STORED_QUANTILES.index(level) + 1}]) END"
+                    f" AS {stored_quantile_column(m, level)}"
+                    for level in stored_levels(query)[m]
+                ]
             select += [f"{keys} AS _{m}_keys", f"{counts} AS _{m}_counts"]
     where = where_sql(query, alias, time_column, segment, params)
     return f"SELECT {', '.join(select)} FROM {table} {alias} WHERE {where} GROUP BY {group_positions(query)}"
 
 
+def stored_levels(query: MetricsQuery) -> dict[str, list[float]]:
+    """measure → the percentile levels asked of it, when every level the query asks is one of the
+    STORED_QUANTILES (else none: the percentiles all come from sketches)."""
+    asked = {m: sorted({catalog.PERCENTILES[a] for a in aggs}) for m, aggs in needed_percentiles(query).items()}
+    return asked if all(set(levels) <= set(STORED_QUANTILES) for levels in asked.values()) else {}
+
+
+def stored_quantile_column(measure: str, level: float) -> str:
+    """The answer column carrying one stored quantile level of a measure (NULL where not read)."""
+    return f"_{measure}_stored_{STORED_QUANTILES.index(level)}"
+
+
 def reads_stored_quantiles(query: MetricsQuery, segments: list[Segment]) -> bool:
     """Whether the answer rows made of one rollup row take their percentiles from the quantiles
     stored beside its sketch (see measures.Rollup.stores_quantiles): every level asked is stored."""
-    levels = {catalog.PERCENTILES[a] for aggregations in needed_percentiles(query).values() for a in aggregations}
     return (
         sketches_in_segment(query, segments)
         and ROLLUPS_BY_TABLE[segments[0].table].stores_quantiles
-        and levels <= set(STORED_QUANTILES)
+        and bool(stored_levels(query))
     )
 
 
@@ -258,10 +288,7 @@ def metric_expression(request: MetricRequest, query: MetricsQuery, params: Param
 
 
 def _merge_columns(query: MetricsQuery, measures: dict[str, list[str]]) -> list[str]:
-    columns = ["sum(request_count) AS request_count"]
-    if needs_errors(query):
-        columns.append("sum(error_count) AS error_count")
-    return columns + _measure_merges(measures, "")
+    return _count_merges(query, "") + _measure_merges(measures, "")
 
 
 def _natural_order(query: MetricsQuery) -> list[str]:
@@ -325,10 +352,11 @@ def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) ->
     if sketched:
         # The same columns whether or not quantiles are stored: a series fetched in parts may read
         # them in some parts only, and the runner reads every part's rows by the same positions.
-        columns += [
-            f"a._{m}_keys, a._{m}_counts, {f'a._{m}_quantiles' if stored else 'NULL::float8[]'} AS _{m}_quantiles"
-            for m in sorted(needed_percentiles(query))
-        ]
+        for m in sorted(needed_percentiles(query)):
+            columns += [f"a._{m}_keys", f"a._{m}_counts"]
+            for level in stored_levels(query).get(m, []):
+                column = stored_quantile_column(m, level)
+                columns.append(f"a.{column}" if stored else f"NULL::float8 AS {column}")
         columns += [
             f'{metric_expression(h.request, query, params)} AS "_having_{i}"'
             for i, h in enumerate(query.having)

@@ -21,7 +21,6 @@ from metrics.query import builder, parallel, sources, sql_parts
 from metrics.query.catalog import PERCENTILES, Interval
 from metrics.query.percentiles import COUNT_ELEMENT, KEY_ELEMENT, batch_quantiles, decode_arrays
 from metrics.query.spec import Having, MetricRequest, MetricsQuery
-from metrics.rollups.measures import STORED_QUANTILES
 
 COST_QUANTUM = Decimal("1e-10")
 
@@ -188,7 +187,10 @@ def with_percentiles(
         lengths, keys = decode_arrays([record[keys_at] for record in records], KEY_ELEMENT)
         _, counts = decode_arrays([record[counts_at] for record in records], COUNT_ELEMENT)
         values = batch_quantiles(lengths, keys, counts, quantiles)
-        per_measure.append(_read_stored(values, records, keys_at, positions[f"_{measure}_quantiles"], quantiles))
+        if measure in builder.stored_levels(query):
+            stored_at = [positions[builder.stored_quantile_column(measure, level)] for level in quantiles]
+            values = _read_stored(values, records, keys_at, stored_at)
+        per_measure.append(values)
         for column in columns:
             positions[column] = width
             width += 1
@@ -197,27 +199,14 @@ def with_percentiles(
 
 
 def _read_stored(
-    sketched: list[tuple[float | None, ...]],
-    records: list[Record],
-    keys_at: int,
-    stored_at: int,
-    quantiles: list[float],
+    sketched: list[tuple[float | None, ...]], records: list[Record], keys_at: int, stored_at: list[int]
 ) -> list[tuple[float | None, ...]]:
     """Rows made of one rollup row that stores quantiles come without sketch bytes and with that
-    row's quantiles (one per STORED_QUANTILES level, or NULL when it has no values): the asked
-    ones are picked. Rows without either had no values."""
-    if not set(quantiles) <= set(STORED_QUANTILES):  # not read from storage (builder.reads_stored_quantiles)
-        return sketched
-    picks = [STORED_QUANTILES.index(q) for q in quantiles]
-    pick = itemgetter(*picks) if len(picks) > 1 else lambda stored: (stored[picks[0]],)
-    none = (None,) * len(quantiles)
-    result = []
-    for values, record in zip(sketched, records, strict=True):
-        if record[keys_at] is None:  # no sketch sent: its one rollup row's quantiles, if any
-            stored = record[stored_at]
-            values = none if stored is None else pick(stored)
-        result.append(values)
-    return result
+    row's quantiles of the asked levels (at `stored_at`; NULL when it has no values)."""
+    pick = itemgetter(*stored_at) if len(stored_at) > 1 else lambda record: (record[stored_at[0]],)
+    return [
+        pick(record) if record[keys_at] is None else values for values, record in zip(sketched, records, strict=True)
+    ]
 
 
 def select_and_order(records: list[Record], positions: dict[str, int], query: MetricsQuery) -> list[Record]:
