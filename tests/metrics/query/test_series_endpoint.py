@@ -1,13 +1,19 @@
 """GET /api/v1/metrics: parameters, shapes, time zones, fill, limits, CSV, rollup vs raw."""
 
 import csv
+import gc
 import io
+import weakref
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test import RequestFactory
 
+from accounts import services
+from accounts.scopes import METRICS_READ
+from metrics.api import views
 from tests.metrics.query.conftest import DAY, ingest, span
 
 URL = "/api/v1/metrics"
@@ -265,3 +271,27 @@ def test_months_are_calendar_months(reader, dst_spans, known_spans):
         ("2026-10-01T00:00:00Z", 120),
         ("2026-11-01T00:00:00Z", 10),
     ]
+
+
+@pytest.mark.parametrize(
+    "view, params",
+    [
+        ("MetricsSeriesView", {"metrics": "request_count", "interval": "1hour"}),
+        ("MetricsSummaryView", {}),
+    ],
+)
+def test_an_answer_is_let_go_once_returned_not_kept_for_the_garbage_collector(org, known_spans, view, params):
+    """A long series' body is megabytes: it must be freed when the server is done with it, not
+    when the cyclic garbage collector next finds the view (which DRF leaves holding it)."""
+    secret = services.api_key_issue(organization=org, name="reader key", scopes=[METRICS_READ]).secret
+    request = RequestFactory().get(URL, {**DAY_RANGE, **params}, HTTP_X_API_KEY=secret)
+    gc.collect()
+    gc.disable()
+    try:
+        response = getattr(views, view).as_view()(request)
+        assert response.status_code == 200
+        answer = weakref.ref(response)
+        del response
+        assert answer() is None
+    finally:
+        gc.enable()
