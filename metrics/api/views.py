@@ -78,7 +78,10 @@ class MetricsBaseView(APIView):
         if etag_matches(request.headers.get("If-None-Match"), etag):
             return Response(status=304, headers=headers)
         if is_csv:
-            return Response({"_csv": to_csv(answer.load_payload())}, headers=headers)
+            # Rendered here like the JSON: a DRF Response refers to itself once rendered
+            # (renderer_context["response"]), so its body would wait for the garbage collector.
+            csv = CSVRenderer().render({"_csv": to_csv(answer.load_payload())})
+            return HttpResponse(csv, content_type=f"{CSVRenderer.media_type}; charset=utf-8", headers=headers)
         return HttpResponse(answer.json, content_type="application/json", headers=headers)
 
 

@@ -277,6 +277,7 @@ def test_months_are_calendar_months(reader, dst_spans, known_spans):
     "view, params",
     [
         ("MetricsSeriesView", {"metrics": "request_count", "interval": "1hour"}),
+        ("MetricsSeriesView", {"metrics": "request_count", "interval": "1hour", "format": "csv"}),
         ("MetricsSummaryView", {}),
     ],
 )
@@ -290,6 +291,7 @@ def test_an_answer_is_let_go_once_returned_not_kept_for_the_garbage_collector(or
     try:
         response = getattr(views, view).as_view()(request)
         assert response.status_code == 200
+        assert response["Content-Type"].startswith("text/csv" if "format" in params else "application/json")
         answer = weakref.ref(response)
         del response
         assert answer() is None
