@@ -47,8 +47,8 @@ class MetricsBaseView(APIView):
         response = super().dispatch(request, *args, **kwargs)
         # DRF leaves the response on the view, and the view is in a reference cycle with its
         # request (request.parser_context["view"]): the body, megabytes for a long series, then
-        # lived until the garbage collector next visited that generation. Worker RSS rose to
-        # 156-225 MB over S2's answers (6,000 rows, ~2 MB each), 114 MB once let go here.
+        # lived until the garbage collector next visited that generation. Over 300 of S2's answers
+        # (6,000 rows, ~2 MB each) on 3 workers, RSS peaked at 139-158 MB; 107-108 MB let go here.
         self.response = None
         return response
 
