@@ -169,7 +169,13 @@ _COMPARE = {
 def _passes(record: Record, having: list[tuple[int, Having]]) -> bool:
     for position, condition in having:
         value = record[position]
-        if value is None or not _COMPARE[condition.operator](Decimal(str(value)), condition.value):
+        if value is None:
+            return False
+        # A float is compared as the answer shows it (its shortest repr), not by its binary value;
+        # ints and Decimals compare with the Decimal exactly as they are.
+        if type(value) is float:
+            value = Decimal(str(value))
+        if not _COMPARE[condition.operator](value, condition.value):
             return False
     return True
 

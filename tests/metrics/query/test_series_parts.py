@@ -178,3 +178,29 @@ def test_parts_apply_having_sorting_and_the_limit_as_one_query_does(org, monkeyp
     assert in_parts.truncated and whole.truncated  # more rows pass HAVING than the limit
     assert in_parts.data_source == whole.data_source
     assert all(row["n"] >= 2 for row in in_parts.rows)
+
+
+@pytest.mark.parametrize(
+    "value, operator, threshold, passes",
+    [
+        (0.1, "eq", "0.1", True),  # as the answer shows it: 0.1, not the binary 0.1000000000000000055…
+        (0.1 + 0.2, "eq", "0.30000000000000004", True),
+        (0.1 + 0.2, "lte", "0.3", False),
+        (5, "eq", "5.0", True),  # counts are ints
+        (5, "gt", "4.999999999999999999", True),  # compared exactly, not through a float
+        (Decimal("0.0000000001"), "gt", "0", True),  # money is a Decimal
+        (Decimal("0.0000000001"), "lt", "0.00000000010", False),
+        (None, "gte", "0", False),  # no value never passes
+    ],
+)
+def test_having_in_python_compares_values_as_answered(value, operator, threshold, passes):
+    query = parse.query_from_body(
+        {
+            "metrics": [{"metric": "request_count"}],
+            "start_time": "2026-11-01T00:00:00Z",
+            "end_time": "2026-11-02T00:00:00Z",
+            "having": [{"metric": "request_count", "aggregation": "sum", "operator": operator, "value": threshold}],
+        },
+        org_id=1,
+    )
+    assert runner.select_and_order([(value,)], {"_having_0": 0}, query) == ([(value,)] if passes else [])
