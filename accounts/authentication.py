@@ -45,20 +45,20 @@ class ApiKeyAuthentication(BaseAuthentication):
         secret = api_key_from_request(request)
         if secret is None:
             return None
-        api_key = selectors.api_key_by_secret(secret=secret)
+        api_key = selectors.active_api_key(secret=secret)
         if api_key is None:
             raise exceptions.AuthenticationFailed(MSG_INVALID_API_KEY)
-        services.api_key_touch(api_key=api_key)
+        services.api_key_touch(api_key_id=api_key.id, last_used_at=api_key.last_used_at)
         principal = Principal(
             kind="api_key",
-            subject_id=api_key.pk,
+            subject_id=api_key.id,
             organization_id=api_key.organization_id,
-            organization_slug=api_key.organization.slug,
+            organization_slug=api_key.organization_slug,
             role=None,
-            permissions=frozenset(api_key.scopes),
-            retention_days=api_key.organization.retention_days,
+            permissions=api_key.scopes,
+            retention_days=api_key.retention_days,
         )
-        return ApiKeyCaller(api_key_id=api_key.pk, name=api_key.name), principal
+        return ApiKeyCaller(api_key_id=api_key.id, name=api_key.name), principal
 
     def authenticate_header(self, request: Request) -> str:
         return WWW_AUTHENTICATE

@@ -2,6 +2,7 @@
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -121,12 +122,11 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 LAST_USED_RESOLUTION_SECONDS = 60
 
 
-def api_key_touch(*, api_key: ApiKey) -> None:
+def api_key_touch(*, api_key_id: int, last_used_at: datetime | None) -> None:
+    """Records that the key was used now, unless it was within the resolution already."""
     now = timezone.now()
-    last = api_key.last_used_at
-    if last is None or (now - last).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
+    if last_used_at is None or (now - last_used_at).total_seconds() >= LAST_USED_RESOLUTION_SECONDS:
+        ApiKey.objects.filter(pk=api_key_id).update(last_used_at=now)
 
 
 @transaction.atomic

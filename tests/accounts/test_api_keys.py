@@ -1,6 +1,7 @@
 """GET/POST/DELETE /api/v1/api-keys: admins only, org-scoped, secret shown once and stored hashed."""
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 from rest_framework.test import APIClient
@@ -42,6 +43,24 @@ def test_the_new_key_authenticates_and_records_its_use(org, make_member, client_
     assert me.json()["kind"] == "api_key"
     assert me.json()["permissions"] == ["metrics:read"]
     assert ApiKey.objects.get(name="reader").last_used_at is not None
+
+
+def test_a_key_records_its_use_at_most_once_a_minute(org, make_member, client_for):
+    admin = client_for(make_member("admin", org))
+    secret = admin.post(URL, {"name": "busy", "scopes": ["metrics:read"]}, format="json").json()["key"]
+    key_client = APIClient()
+    key_client.credentials(HTTP_X_API_KEY=secret)
+    assert key_client.get("/api/v1/auth/me").status_code == 200
+    first = ApiKey.objects.get(name="busy").last_used_at
+    # when: used again within the minute, then after it
+    assert key_client.get("/api/v1/auth/me").status_code == 200
+    again = ApiKey.objects.get(name="busy").last_used_at
+    ApiKey.objects.filter(name="busy").update(last_used_at=first - timedelta(minutes=2))
+    assert key_client.get("/api/v1/auth/me").status_code == 200
+    later = ApiKey.objects.get(name="busy").last_used_at
+    # then
+    assert first is not None and again == first
+    assert later > first
 
 
 def test_a_revoked_key_stops_working_at_once(org, make_member, client_for):
