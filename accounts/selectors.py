@@ -17,6 +17,15 @@ User = get_user_model()
 OrgOwned = TypeVar("OrgOwned", Membership, ApiKey)
 
 
+def _one_row(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    """One row of a plain statement, prepared once per connection: the lookups that authenticate
+    every request skip the ORM's query building (~0.3 ms of CPU each)."""
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
+
+
 def api_key_hash(secret: str) -> str:
     """SHA-256 of the key; keys are random 256-bit values, so a slow hash adds nothing."""
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -46,12 +55,9 @@ WHERE k.secret_hash = %s AND k.revoked_at IS NULL
 def active_api_key(*, secret: str) -> ActiveApiKey | None:
     """The unrevoked key with this secret, with what authentication needs of its organization, or None.
 
-    One plain query prepared once per connection, as for memberships: through the ORM it took
-    0.38 ms of CPU a request (0.05 ms so), on every ingest batch and every call made with a key."""
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_ACTIVE_API_KEY_SQL, [api_key_hash(secret)], prepare=True)
-        row = cursor.fetchone()
+    Through the ORM it took 0.38 ms of CPU a request (0.05 ms as a plain query), on every ingest
+    batch and every call made with a key."""
+    row = _one_row(_ACTIVE_API_KEY_SQL, [api_key_hash(secret)])
     if row is None:
         return None
     key_id, name, organization_id, slug, retention_days, scopes, last_used_at = row
@@ -85,10 +91,7 @@ def active_membership(*, user_id: int, organization_id: int) -> ActiveMembership
 
     One plain query rather than the ORM's, prepared once per connection: it runs on every
     authenticated call."""
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_ACTIVE_MEMBERSHIP_SQL, [user_id, organization_id], prepare=True)
-        row = cursor.fetchone()
+    row = _one_row(_ACTIVE_MEMBERSHIP_SQL, [user_id, organization_id])
     if row is None:
         return None
     user_pk, username, email, is_staff, is_superuser, slug, retention_days, role, permissions = row
