@@ -188,12 +188,13 @@ def with_percentiles(
     positions = dict(positions)
     width = len(records[0]) if records else len(positions)
     per_measure: list[list[tuple[float | None, ...]]] = []
+    stored_levels = builder.stored_levels(query)
     for measure, columns, quantiles in percentile_targets(query):
         keys_at, counts_at = positions[f"_{measure}_keys"], positions[f"_{measure}_counts"]
         lengths, keys = decode_arrays([record[keys_at] for record in records], KEY_ELEMENT)
         _, counts = decode_arrays([record[counts_at] for record in records], COUNT_ELEMENT)
         values = batch_quantiles(lengths, keys, counts, quantiles)
-        if measure in builder.stored_levels(query):
+        if measure in stored_levels:
             stored_at = [positions[builder.stored_quantile_column(measure, level)] for level in quantiles]
             values = _read_stored(values, records, keys_at, stored_at)
         per_measure.append(values)
