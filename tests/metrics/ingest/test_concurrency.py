@@ -231,3 +231,37 @@ def test_a_paced_fold_waits_until_its_period_has_passed_since_the_last_fold_bega
     assert pause_before_next_fold() == FOLD_PERIOD_SECONDS  # never longer than a period
     assert fold_quietly(min_period=30) == 1  # folding does not wait for the clock to catch up
     assert sum(r["request_count"] for r in rollup_rows(ROLLUPS[0].table, organization.pk)) == 4
+
+
+def test_vacuuming_the_queue_never_waits_for_another_vacuum_of_it(roles):
+    """Each server process vacuums the queue every few seconds. A VACUUM of it can take seconds
+    (PostgreSQL waits up to 5 s to give back empty pages while ingest holds the table), and the
+    others queued behind it (5, 10, 15 s) held back their processes' folds; now they skip it."""
+    import psycopg
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    other = psycopg.connect(
+        host=database["HOST"], port=database["PORT"], user=database["USER"], dbname=database["NAME"], autocommit=True
+    )
+    finished = threading.Event()
+
+    def vacuum() -> None:
+        try:
+            vacuum_queue()
+            finished.set()
+        finally:
+            connections.close_all()
+
+    try:
+        with other.transaction():
+            # What a VACUUM in progress (another process's, or autovacuum's) holds on the table.
+            other.execute("LOCK TABLE llm_rollup_queue IN SHARE UPDATE EXCLUSIVE MODE")
+            vacuuming = threading.Thread(target=vacuum)
+            vacuuming.start()
+            # Waiting for the lock, it would finish only once the transaction below ends.
+            vacuuming.join(timeout=30)
+            assert finished.is_set()
+    finally:
+        other.close()
+        vacuuming.join()
