@@ -7,9 +7,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from django.db import connection
 
 _ids = itertools.count(1)
+
+
+def another_session(*, autocommit: bool = True) -> psycopg.Connection:
+    """A second connection to the test database, outside Django: a concurrent session holding locks."""
+    s = connection.settings_dict
+    return psycopg.connect(
+        dbname=s["NAME"], user=s["USER"], password=s["PASSWORD"], host=s["HOST"], port=s["PORT"], autocommit=autocommit
+    )
 
 
 def new_trace_id() -> str:

@@ -13,7 +13,7 @@ from metrics.ingest.validation import parse_json_span
 from metrics.rollups import identities
 from metrics.rollups.fold import fold_pending, vacuum_queue
 from metrics.rollups.measures import ROLLUPS
-from tests.metrics.factories import bitmap_identities, rollup_rows, store_unfolded
+from tests.metrics.factories import another_session, bitmap_identities, rollup_rows, store_unfolded
 
 pytestmark = pytest.mark.usefixtures("committed_db")
 
@@ -167,9 +167,6 @@ def test_a_parallel_rebuild_during_ingest_neither_loses_nor_doubles_a_span(roles
 def test_fold_outcomes_tell_another_folder_busy_from_a_failed_fold(roles):
     """The folder thread retries 50 ms after a busy lock (0) but waits its half second after a
     failure (None), so a rebuild holding a rollup table does not log a warning every 50 ms."""
-    import psycopg
-    from django.conf import settings
-
     from metrics.rollups.fold import FOLD_LOCK, fold_quietly
 
     organization = services.organization_ensure(slug="fold-outcomes")
@@ -183,10 +180,7 @@ def test_fold_outcomes_tell_another_folder_busy_from_a_failed_fold(roles):
     }
     record = parse_json_span(span)
     store_unfolded(organization.pk, [record])
-    database = settings.DATABASES["default"]
-    other = psycopg.connect(
-        host=database["HOST"], port=database["PORT"], user=database["USER"], dbname=database["NAME"], autocommit=True
-    )
+    other = another_session()
     try:
         other.execute("SELECT pg_advisory_lock(%s)", [FOLD_LOCK])
         assert fold_quietly() == 0  # another folder holds the lock
@@ -237,13 +231,7 @@ def test_vacuuming_the_queue_never_waits_for_another_vacuum_of_it(roles):
     """Each server process vacuums the queue every few seconds. A VACUUM of it can take seconds
     (PostgreSQL waits up to 5 s to give back empty pages while ingest holds the table), and the
     others queued behind it (5, 10, 15 s) held back their processes' folds; now they skip it."""
-    import psycopg
-    from django.conf import settings
-
-    database = settings.DATABASES["default"]
-    other = psycopg.connect(
-        host=database["HOST"], port=database["PORT"], user=database["USER"], dbname=database["NAME"], autocommit=True
-    )
+    other = another_session()
     finished = threading.Event()
 
     def vacuum() -> None:
@@ -259,7 +247,7 @@ def test_vacuuming_the_queue_never_waits_for_another_vacuum_of_it(roles):
             other.execute("LOCK TABLE llm_rollup_queue IN SHARE UPDATE EXCLUSIVE MODE")
             vacuuming = threading.Thread(target=vacuum)
             vacuuming.start()
-            # Waiting for the lock, it would finish only once the transaction below ends.
+            # Waiting for the lock, it would finish only once this transaction ends.
             vacuuming.join(timeout=30)
             assert finished.is_set()
     finally:

@@ -1,13 +1,12 @@
 """Storage trouble during ingest: a retryable 503 with Retry-After, then the retry is stored once."""
 
 import orjson
-import psycopg
 import pytest
 from django.db import connection
 
 from metrics.rollups.fold import fold_pending
 from tests.metrics import otel_helpers
-from tests.metrics.factories import json_span, rollup_rows, stored_spans
+from tests.metrics.factories import another_session, json_span, rollup_rows, stored_spans
 
 pytestmark = pytest.mark.usefixtures("committed_db")
 
@@ -16,19 +15,12 @@ def post_spans(client, spans):
     return client.post("/api/v1/spans", data=orjson.dumps({"spans": spans}), content_type="application/json")
 
 
-def _connect_as_django_does() -> psycopg.Connection:
-    s = connection.settings_dict
-    return psycopg.connect(
-        dbname=s["NAME"], user=s["USER"], password=s["PASSWORD"], host=s["HOST"], port=s["PORT"], autocommit=False
-    )
-
-
 def test_a_locked_span_table_gives_503_then_the_retry_is_stored_once(api_key_client, org, settings):
     # given: another session holds the span table, and ingest may wait only briefly
     settings.INGEST_STATEMENT_TIMEOUT_MS = 300
     client = api_key_client(["spans:write"])
     batch = [json_span(), json_span()]
-    blocker = _connect_as_django_does()
+    blocker = another_session(autocommit=False)
     blocker.execute("LOCK TABLE llm_traces IN ACCESS EXCLUSIVE MODE")
     try:
         # when
@@ -50,7 +42,7 @@ def test_a_locked_span_table_gives_503_then_the_retry_is_stored_once(api_key_cli
 def test_a_locked_rollup_table_delays_only_the_rollups(api_key_client, org):
     # given: another session holds a rollup table
     client = api_key_client(["spans:write"])
-    blocker = _connect_as_django_does()
+    blocker = another_session(autocommit=False)
     blocker.execute("LOCK TABLE llm_metrics_1min IN ACCESS EXCLUSIVE MODE")
     try:
         # when: spans arrive meanwhile
