@@ -8,7 +8,7 @@ SEED_ARGS ?=
 
 SPANS ?= 1000000
 
-.PHONY: install run test lint format bench bench-smoke clean-data
+.PHONY: install run test lint format bench bench-smoke soak clean-data
 
 $(VENV)/.installed: requirements/base.txt requirements/dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -41,6 +41,12 @@ bench: install
 # A tiny run that checks every scenario answers correctly (no timing assertions).
 bench-smoke: install
 	$(PY) -m bench.run --spans 20000 --requests 20 --warmup 5 --ingest-batches 10 --smoke
+
+# Steady OTLP ingest with the visibility lag probed throughout (bench/soak.py; RATE spans/s).
+RATE ?= 3000
+SECONDS ?= 150
+soak: install
+	$(PY) -m bench.soak --spans $(SPANS) --rate $(RATE) --seconds $(SECONDS)
 
 lint: install
 	$(VENV)/bin/ruff check .

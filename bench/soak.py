@@ -1,0 +1,105 @@
+"""Sustained ingest at a steady rate, with the visibility lag probed throughout.
+
+    python -m bench.soak [--spans 1000000] [--rate 3000] [--seconds 150]
+
+I1 measures a burst and probes the lag only after it; a stall that comes now and then under
+steady ingest (a VACUUM holding folds back 3-5 s every few minutes, found this way) shows only
+here. Two clients send OTLP batches of 250 spans at `--rate` spans/s in all, into the
+benchmark's ingest organization, on the benchmark's database for `--spans` (loaded first if
+missing, as `make bench` does), while a third asks every ~1.5 s how long a new batch takes to
+show in GET /metrics. Prints the rate reached, the lags and every one over a second.
+"""
+
+import argparse
+import http.client
+import os
+import random
+import statistics
+import threading
+import time
+import uuid
+
+from bench.run import INGEST_ORG, data_dir_for, log, login, prepare_dataset, setup_django, visibility_lag
+
+BATCH_SPANS = 250
+CLIENTS = 2
+PROBE_PAUSE_SECONDS = 1.5
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spans", type=int, default=1_000_000, help="the benchmark dataset to ingest beside")
+    parser.add_argument("--rate", type=int, default=3000, help="spans per second, in all")
+    parser.add_argument("--seconds", type=int, default=150)
+    parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) + 1)
+    args = parser.parse_args()
+    setup_django(data_dir_for(args.spans))
+    import httpx
+
+    from accounts import services
+    from accounts.models import Organization
+    from bench.otlp_load import otlp_body
+    from bench.server import Server, server_env
+
+    prepare_dataset(args.spans, seed=1)  # also empties the ingest organization
+    organization = Organization.objects.get(slug=INGEST_ORG)
+    key = services.api_key_issue(
+        organization=organization, name=f"soak-{uuid.uuid4().hex[:6]}", scopes=["spans:write"]
+    ).secret
+    rng = random.Random(7)
+    bodies = [otlp_body(BATCH_SPANS, rng) for _ in range(40)]
+    headers = {"content-type": "application/x-protobuf", "x-api-key": key}
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    environment = server_env(os.environ.get("DATABASE_URL"), data_dir_for(args.spans), cache_ttl=0)
+    with Server(environment, args.workers) as server:
+        with httpx.Client() as web:
+            token = login(web, server.url, INGEST_ORG)
+        started = time.monotonic()
+        stop = started + args.seconds
+
+        def client(index: int) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+            pause = BATCH_SPANS * CLIENTS / args.rate
+            due, sent = time.monotonic(), 0
+            while time.monotonic() < stop:
+                connection.request(
+                    "POST", "/v1/traces", body=bodies[(index + sent * CLIENTS) % len(bodies)], headers=headers
+                )
+                response = connection.getresponse()
+                response.read()
+                sent += 1
+                with lock:
+                    statuses.append(response.status)
+                due += pause
+                time.sleep(max(0.0, due - time.monotonic()))
+            connection.close()
+
+        threads = [threading.Thread(target=client, args=(index,)) for index in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        lags: list[tuple[float, float]] = []  # (seconds into the run, lag in ms)
+        time.sleep(3)  # past the first batches' folds
+        while time.monotonic() < stop - 3:
+            lag = visibility_lag(server.url, key, token)
+            lags.append((round(time.monotonic() - started, 1), round(lag * 1000, 1)))
+            time.sleep(PROBE_PAUSE_SECONDS)
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+
+    accepted = statuses.count(200) * BATCH_SPANS
+    values = [lag for _, lag in lags]
+    log(f"{accepted:,} spans accepted in {elapsed:.0f} s ({accepted / elapsed:,.0f}/s); {len(statuses)} batches")
+    log(
+        f"visibility lag over {len(values)} probes: median {statistics.median(values):,.0f} ms,"
+        f" p95 {sorted(values)[int(0.95 * (len(values) - 1))]:,.0f} ms, max {max(values):,.0f} ms"
+    )
+    slow = [(at, lag) for at, lag in lags if lag > 1000]
+    log(f"over 1 s: {slow if slow else 'none'}")
+    return 0 if statuses.count(200) == len(statuses) and not slow else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
