@@ -42,11 +42,11 @@ bench: install
 bench-smoke: install
 	$(PY) -m bench.run --spans 20000 --requests 20 --warmup 5 --ingest-batches 10 --smoke
 
-# Steady OTLP ingest with the visibility lag probed throughout (bench/soak.py; RATE spans/s).
-RATE ?= 3000
-SECONDS ?= 150
+# Steady OTLP ingest with the visibility lag probed throughout (bench/soak.py; SOAK_RATE spans/s for SOAK_SECONDS).
+SOAK_RATE ?= 3000
+SOAK_SECONDS ?= 150
 soak: install
-	$(PY) -m bench.soak --spans $(SPANS) --rate $(RATE) --seconds $(SECONDS)
+	$(PY) -m bench.soak --spans $(SPANS) --rate $(SOAK_RATE) --seconds $(SOAK_SECONDS)
 
 lint: install
 	$(VENV)/bin/ruff check .
