@@ -8,10 +8,14 @@ here. Two clients send OTLP batches of 250 spans at `--rate` spans/s in all, int
 benchmark's ingest organization, on the benchmark's database for `--spans` (loaded first if
 missing, as `make bench` does), while a third asks every ~1.5 s how long a new batch takes to
 show in GET /metrics. Prints the rate reached, the lags and every one over a second.
+
+Every span is new (a re-sent one is stored and folded as nothing), so the batches are made
+before the clock starts: ~83 kB and ~6 ms each, 150 MB for the default run.
 """
 
 import argparse
 import http.client
+import math
 import os
 import random
 import statistics
@@ -19,7 +23,16 @@ import threading
 import time
 import uuid
 
-from bench.run import INGEST_ORG, data_dir_for, log, login, prepare_dataset, setup_django, visibility_lag
+from bench.run import (
+    INGEST_ORG,
+    data_dir_for,
+    log,
+    login,
+    percentile,
+    prepare_dataset,
+    setup_django,
+    visibility_lag,
+)
 
 BATCH_SPANS = 250
 CLIENTS = 2
@@ -35,6 +48,7 @@ def main() -> int:
     args = parser.parse_args()
     setup_django(data_dir_for(args.spans))
     import httpx
+    from django.db import connection
 
     from accounts import services
     from accounts.models import Organization
@@ -47,7 +61,7 @@ def main() -> int:
         organization=organization, name=f"soak-{uuid.uuid4().hex[:6]}", scopes=["spans:write"]
     ).secret
     rng = random.Random(7)
-    bodies = [otlp_body(BATCH_SPANS, rng) for _ in range(40)]
+    bodies = [otlp_body(BATCH_SPANS, rng) for _ in range(math.ceil(args.rate * args.seconds / BATCH_SPANS) + CLIENTS)]
     headers = {"content-type": "application/x-protobuf", "x-api-key": key}
     statuses: list[int] = []
     lock = threading.Lock()
@@ -62,14 +76,13 @@ def main() -> int:
         def client(index: int) -> None:
             connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
             pause = BATCH_SPANS * CLIENTS / args.rate
-            due, sent = time.monotonic(), 0
-            while time.monotonic() < stop:
-                connection.request(
-                    "POST", "/v1/traces", body=bodies[(index + sent * CLIENTS) % len(bodies)], headers=headers
-                )
+            due = time.monotonic()
+            for body in bodies[index::CLIENTS]:
+                if time.monotonic() >= stop:
+                    break
+                connection.request("POST", "/v1/traces", body=body, headers=headers)
                 response = connection.getresponse()
                 response.read()
-                sent += 1
                 with lock:
                     statuses.append(response.status)
                 due += pause
@@ -90,11 +103,14 @@ def main() -> int:
         elapsed = time.monotonic() - started
 
     accepted = statuses.count(200) * BATCH_SPANS
+    with connection.cursor() as cursor:  # the probes' spans (500 each) are stored there too
+        cursor.execute("SELECT count(*) FROM llm_traces WHERE org_id = %s", [organization.pk])
+        stored = cursor.fetchone()[0] - 500 * len(lags)
     values = [lag for _, lag in lags]
-    log(f"{accepted:,} spans accepted in {elapsed:.0f} s ({accepted / elapsed:,.0f}/s); {len(statuses)} batches")
+    log(f"{accepted:,} spans accepted in {elapsed:.0f} s ({accepted / elapsed:,.0f}/s), {stored:,} of them stored new")
     log(
         f"visibility lag over {len(values)} probes: median {statistics.median(values):,.0f} ms,"
-        f" p95 {sorted(values)[int(0.95 * (len(values) - 1))]:,.0f} ms, max {max(values):,.0f} ms"
+        f" p95 {percentile(values, 0.95):,.0f} ms, max {max(values):,.0f} ms"
     )
     slow = [(at, lag) for at, lag in lags if lag > 1000]
     log(f"over 1 s: {slow if slow else 'none'}")
