@@ -118,6 +118,7 @@ def segment_sql(
     select = [f"{bucket_expression(query, f'{alias}.{time_column}', params)} AS bucket"]
     select += group_columns(query, alias) + partials
     if sketches:
+        levels = stored_levels(query)
         for m in sorted(needed_percentiles(query)):
             keys = elements_sql(f"array_cat_agg(r.{m}_sketch_keys)")
             counts = elements_sql(f"array_cat_agg(r.{m}_sketch_counts)")
@@ -129,7 +130,7 @@ def segment_sql(
                 select += [
                     f"CASE WHEN count(*) = 1 THEN min(r.{m}_quantiles[{STORED_QUANTILES.index(level) + 1}]) END"
                     f" AS {stored_quantile_column(m, level)}"
-                    for level in stored_levels(query)[m]
+                    for level in levels[m]
                 ]
             select += [f"{keys} AS _{m}_keys", f"{counts} AS _{m}_counts"]
     where = where_sql(query, alias, time_column, segment, params)
@@ -352,9 +353,10 @@ def build(query: MetricsQuery, totals: list[Segment], uniques: list[Segment]) ->
     if sketched:
         # The same columns whether or not quantiles are stored: a series fetched in parts may read
         # them in some parts only, and the runner reads every part's rows by the same positions.
+        levels = stored_levels(query)
         for m in sorted(needed_percentiles(query)):
             columns += [f"a._{m}_keys", f"a._{m}_counts"]
-            for level in stored_levels(query).get(m, []):
+            for level in levels.get(m, []):
                 column = stored_quantile_column(m, level)
                 columns.append(f"a.{column}" if stored else f"NULL::float8 AS {column}")
         columns += [
