@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 
 from metrics.rollups.identities import ordinal_column
 from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, add_gathered, gather_spans
@@ -152,7 +152,6 @@ def start_background_folding() -> None:
     if _started.is_set():
         return
     _started.set()
-    from django.db import close_old_connections
 
     def fold_loop() -> None:
         wait = BACKGROUND_INTERVAL_SECONDS
