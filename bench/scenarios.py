@@ -162,15 +162,19 @@ WITH bounds AS (
     SELECT current, min(k) FILTER (WHERE running >= greatest(1, ceil(0.95 * total::float8))) AS k
     FROM keyed GROUP BY current
 ), users AS (
-    SELECT u.bucket >= b.start AS current, bit_count(bitmap_union(u.bits)) AS users
-    FROM llm_users_bitmap_1hour u, bounds b
-    WHERE u.org_id = %(org_id)s AND u.bucket >= b.previous_start AND u.bucket < b.stop
-    GROUP BY 1
+    SELECT current, sum(bit_count(bits)) AS users FROM (
+        SELECT u.bucket >= b.start AS current, bitmap_union(u.bits) AS bits
+        FROM llm_users_bitmap_1hour u, bounds b
+        WHERE u.org_id = %(org_id)s AND u.bucket >= b.previous_start AND u.bucket < b.stop
+        GROUP BY 1, u.chunk
+    ) AS chunks GROUP BY current
 ), sessions AS (
-    SELECT s.bucket >= b.start AS current, bit_count(bitmap_union(s.bits)) AS sessions
-    FROM llm_sessions_bitmap_1hour s, bounds b
-    WHERE s.org_id = %(org_id)s AND s.bucket >= b.previous_start AND s.bucket < b.stop
-    GROUP BY 1
+    SELECT current, sum(bit_count(bits)) AS sessions FROM (
+        SELECT s.bucket >= b.start AS current, bitmap_union(s.bits) AS bits
+        FROM llm_sessions_bitmap_1hour s, bounds b
+        WHERE s.org_id = %(org_id)s AND s.bucket >= b.previous_start AND s.bucket < b.stop
+        GROUP BY 1, s.chunk
+    ) AS chunks GROUP BY current
 ), models AS (
     SELECT provider, model, sum(request_count) AS requests, sum(total_cost_sum) AS cost,
            sum(duration_sum) / nullif(sum(duration_count), 0) AS avg_duration,

@@ -9,7 +9,7 @@ from metrics.query.sql_parts import (
     needed_identities,
     where_sql,
 )
-from metrics.rollups.measures import identity_bitmap
+from metrics.rollups.measures import BITMAP_CHUNK_BITS, identity_bitmap
 
 ACTIVITY_TABLES = {"user_id": "llm_users_1day", "session_id": "llm_sessions_1day"}
 
@@ -17,36 +17,42 @@ ACTIVITY_TABLES = {"user_id": "llm_users_1day", "session_id": "llm_sessions_1day
 def bitmap_unique_sql(query: MetricsQuery, segments: list[Segment], identity: str, params: Params) -> str:
     """Distinct identities per bucket from the organization's bitmaps, plus raw spans for the edges.
 
-    The bitmaps of each answer bucket are ORed; identities seen in raw edge spans count only
-    when their bit is not already set (their numbers come from llm_identities).
+    The bitmaps of each answer bucket are ORed chunk by chunk; identities seen in raw edge spans
+    count only when their bit is not already set (their numbers come from llm_identities).
     """
     bitmaps, edges = [], []
+    chunk_of, bit_of = f"i.ordinal / {BITMAP_CHUNK_BITS}", f"mod(i.ordinal, {BITMAP_CHUNK_BITS})"
     for segment in segments:
         if segment.source == RAW:
             bucket = bucket_expression(query, "t.ts", params)
             identities = f"llm_identities i ON i.org_id = t.org_id AND i.kind = '{identity}' AND i.value = t.{identity}"
             where = where_sql(query, "t", "ts", segment, params)
-            edges.append(f"SELECT {bucket} AS bucket, i.ordinal FROM llm_traces t JOIN {identities} WHERE {where}")
+            edges.append(
+                f"SELECT {bucket} AS bucket, {chunk_of} AS chunk, {bit_of} AS bit"
+                f" FROM llm_traces t JOIN {identities} WHERE {where}"
+            )
         else:
             table = identity_bitmap(identity, segment.source).table
             bucket = bucket_expression(query, "b.bucket", params)
             where = where_sql(query, "b", "bucket", segment, params)
-            bitmaps.append(f"SELECT {bucket} AS bucket, b.bits FROM {table} b WHERE {where}")
+            bitmaps.append(f"SELECT {bucket} AS bucket, b.chunk, b.bits FROM {table} b WHERE {where}")
     union = (
-        f"SELECT bucket, bitmap_union(bits) AS bits FROM ({' UNION ALL '.join(bitmaps)}) AS parts GROUP BY bucket"
+        f"SELECT bucket, chunk, bitmap_union(bits) AS bits FROM ({' UNION ALL '.join(bitmaps)}) AS parts"
+        " GROUP BY bucket, chunk"
         if bitmaps
-        else "SELECT NULL::timestamptz AS bucket, NULL::varbit AS bits WHERE false"
+        else "SELECT NULL::timestamptz AS bucket, NULL::integer AS chunk, NULL::varbit AS bits WHERE false"
     )
     seen = (
-        f"SELECT DISTINCT bucket, ordinal FROM ({' UNION ALL '.join(edges)}) AS parts"
+        f"SELECT DISTINCT bucket, chunk, bit FROM ({' UNION ALL '.join(edges)}) AS parts"
         if edges
-        else "SELECT NULL::timestamptz AS bucket, NULL::integer AS ordinal WHERE false"
+        else "SELECT NULL::timestamptz AS bucket, NULL::integer AS chunk, NULL::integer AS bit WHERE false"
     )
-    not_in_bitmap = "b.bits IS NULL OR e.ordinal >= length(b.bits) OR get_bit(b.bits, e.ordinal) = 0"
-    return (
-        f"SELECT bucket, coalesce(max(bit_count(b.bits)), 0) + count(e.ordinal) FILTER (WHERE {not_in_bitmap})"
-        f" AS unique_{identity} FROM ({union}) AS b FULL JOIN ({seen}) AS e USING (bucket) GROUP BY bucket"
+    not_in_bitmap = "b.bits IS NULL OR e.bit >= length(b.bits) OR get_bit(b.bits, e.bit) = 0"
+    per_chunk = (
+        f"SELECT bucket, coalesce(max(bit_count(b.bits)), 0) + count(e.bit) FILTER (WHERE {not_in_bitmap}) AS n"
+        f" FROM ({union}) AS b FULL JOIN ({seen}) AS e USING (bucket, chunk) GROUP BY bucket, chunk"
     )
+    return f"SELECT bucket, sum(n)::bigint AS unique_{identity} FROM ({per_chunk}) AS chunks GROUP BY bucket"
 
 
 def unique_ctes(query: MetricsQuery, segments: list[Segment], params: Params) -> list[tuple[str, str]]:

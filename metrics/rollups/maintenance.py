@@ -21,6 +21,7 @@ from typing import Any
 from metrics.rollups.identities import ordinal_column, queued_ordinals_sql, with_ordinals_sql
 from metrics.rollups.measures import (
     ACTIVITY_ROLLUPS,
+    BITMAP_CHUNK_BITS,
     ERROR_ROLLUPS,
     IDENTITY_BITMAPS,
     MEASURES,
@@ -233,28 +234,30 @@ ON CONFLICT ({listed}) DO NOTHING"""
 
 
 def bitmap_upsert_sql(bitmap: IdentityBitmap, source: str) -> str:
-    """INSERT … ON CONFLICT setting the bits of every identity of `source` in its bucket's bitmap.
+    """INSERT … ON CONFLICT setting the bits of every identity of `source` in its bucket's bitmaps.
 
-    `source` carries each span's identity numbers (identities.with_ordinals_sql). The bitmap
-    of a bucket is built as text: for numbers in ascending order, the zeros since the previous
-    one and a '1' (linear in the numbers, unlike setting bits one by one). Setting a bit twice
-    changes nothing, so a re-sent span adds nothing here either.
+    `source` carries each span's identity numbers (identities.with_ordinals_sql); number n is
+    bit n % BITMAP_CHUNK_BITS of the bucket's chunk n // BITMAP_CHUNK_BITS. A chunk's bitmap is
+    built as text: for bits in ascending order, the zeros since the previous one and a '1'
+    (linear in the bits, unlike setting them one by one). Setting a bit twice changes nothing,
+    so a re-sent span adds nothing here either.
     """
     ordinal = ordinal_column(bitmap.span_column)
-    return f"""INSERT INTO {bitmap.table} AS t (org_id, bucket, bits)
-    SELECT org_id, bucket, string_agg(repeat('0', ordinal - previous - 1) || '1', '' ORDER BY ordinal)::varbit
+    return f"""INSERT INTO {bitmap.table} AS t (org_id, bucket, chunk, bits)
+    SELECT org_id, bucket, chunk, string_agg(repeat('0', bit - previous - 1) || '1', '' ORDER BY bit)::varbit
     FROM (
-        SELECT org_id, bucket, ordinal,
-               lag(ordinal, 1, -1) OVER (PARTITION BY org_id, bucket ORDER BY ordinal) AS previous
+        SELECT org_id, bucket, chunk, bit,
+               lag(bit, 1, -1) OVER (PARTITION BY org_id, bucket, chunk ORDER BY bit) AS previous
         FROM (
-            SELECT DISTINCT org_id, {_bucket(bitmap.grain)} AS bucket, {ordinal} AS ordinal
+            SELECT DISTINCT org_id, {_bucket(bitmap.grain)} AS bucket,
+                   {ordinal} / {BITMAP_CHUNK_BITS} AS chunk, mod({ordinal}, {BITMAP_CHUNK_BITS}) AS bit
             FROM {source}
             WHERE {ordinal} IS NOT NULL
         ) AS seen
     ) AS runs
-    GROUP BY org_id, bucket
-    ORDER BY org_id, bucket
-ON CONFLICT (org_id, bucket) DO UPDATE SET bits = bitmap_or(t.bits, EXCLUDED.bits)"""
+    GROUP BY org_id, bucket, chunk
+    ORDER BY org_id, bucket, chunk
+ON CONFLICT (org_id, bucket, chunk) DO UPDATE SET bits = bitmap_or(t.bits, EXCLUDED.bits)"""
 
 
 def error_upsert_sql(rollup: ErrorRollup, source: str) -> str:

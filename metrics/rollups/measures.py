@@ -148,20 +148,28 @@ ACTIVITY_ROLLUPS: tuple[ActivityRollup, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class IdentityBitmap:
-    """The users or sessions seen per UTC hour or day in a whole organization, as a bitmap.
+    """The users or sessions seen per UTC hour or day in a whole organization, as bitmaps.
 
-    Each identity gets a small dense number per organization (llm_identities); bit n of a
-    bucket's bitmap says whether identity n was seen in it. Unique counts over any union of
-    buckets are then exact and cheap: OR the bitmaps, count the ones. A 30-day range of
-    200,000 sessions is ~30 bitmaps of 25 kB instead of millions of (day, session) rows.
-    Only questions that group and filter by nothing can use them; the others read the
-    activity rollups or raw spans.
+    Each identity gets a small dense number per organization (llm_identities); a bucket's
+    bitmaps say which numbers were seen in it. Unique counts over any union of buckets are
+    then exact and cheap: OR the bitmaps, count the ones. A 30-day range of 200,000 sessions
+    is ~30 × 7 bitmaps of 4 kB instead of millions of (day, session) rows. Only questions that
+    group and filter by nothing can use them; the others read the activity rollups or raw spans.
+
+    A bucket keeps one row per chunk of BITMAP_CHUNK_BITS numbers it has seen (number n is bit
+    n % BITMAP_CHUNK_BITS of chunk n // BITMAP_CHUNK_BITS), so its bitmaps cover the numbers
+    it saw rather than every number the organization ever gave (migration 0018).
     """
 
     table: str
     span_column: str
     grain: Grain
 
+
+# Numbers only grow: one bitmap per bucket grew as long as the organization's count of sessions
+# ever seen, and every fold rewrote it (migration 0018 has the figures). 32,768 bits are 4 kB,
+# stored in the row without compression (toast_tuple_target 8160, as the rollups since 0017).
+BITMAP_CHUNK_BITS = 32_768
 
 IDENTITY_BITMAPS: tuple[IdentityBitmap, ...] = tuple(
     IdentityBitmap(f"llm_{noun}_bitmap_{grain}", column, GRAINS_BY_NAME[grain])

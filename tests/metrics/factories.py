@@ -10,6 +10,8 @@ from typing import Any
 import psycopg
 from django.db import connection
 
+from metrics.rollups.measures import BITMAP_CHUNK_BITS
+
 _ids = itertools.count(1)
 
 
@@ -75,17 +77,29 @@ def bitmap_identities(table: str, identity: str, org_id: int) -> dict[Any, set[s
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT b.bucket, i.value FROM " + table + " b JOIN llm_identities i"
-            " ON i.org_id = b.org_id AND i.kind = %s AND i.ordinal < length(b.bits)"
-            " AND get_bit(b.bits, i.ordinal) = 1 WHERE b.org_id = %s",
-            [identity, org_id],
+            " ON i.org_id = b.org_id AND i.kind = %(kind)s AND i.ordinal / %(chunk)s = b.chunk"
+            " AND mod(i.ordinal, %(chunk)s) < length(b.bits) AND get_bit(b.bits, mod(i.ordinal, %(chunk)s)) = 1"
+            " WHERE b.org_id = %(org)s",
+            {"kind": identity, "chunk": BITMAP_CHUNK_BITS, "org": org_id},
         )
         seen: dict[Any, set[str]] = {}
         for bucket, value in cursor.fetchall():
             seen.setdefault(bucket, set()).add(value)
-        cursor.execute("SELECT bucket, bit_count(bits) FROM " + table + " WHERE org_id = %s", [org_id])
+        cursor.execute("SELECT bucket, sum(bit_count(bits)) FROM " + table + " WHERE org_id = %s GROUP BY 1", [org_id])
         # every set bit stands for exactly one known identity
         assert {b: n for b, n in cursor.fetchall()} == {b: len(v) for b, v in seen.items()}
     return seen
+
+
+def number_identities_from(org_id: int, first: int) -> None:
+    """The organization's users and sessions get numbers from `first` on, as if it had seen that
+    many already (bitmaps keep BITMAP_CHUNK_BITS numbers a chunk: tests cross chunk boundaries)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO llm_identity_counters (org_id, kind, next_ordinal)"
+            " VALUES (%(org)s, 'user_id', %(first)s), (%(org)s, 'session_id', %(first)s)",
+            {"org": org_id, "first": first},
+        )
 
 
 def money(value: str) -> Decimal:

@@ -7,10 +7,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from metrics.rollups.measures import ROLLUPS
-from tests.metrics.factories import rollup_rows, stored_spans
+from metrics.rollups.measures import BITMAP_CHUNK_BITS, IDENTITY_BITMAPS, ROLLUPS
+from tests.metrics.factories import bitmap_identities, number_identities_from, rollup_rows, stored_spans
 from tests.metrics.query.conftest import ingest, span
-from tests.metrics.rollups.oracle import expected_activity, expected_table, normalize_db_rows
+from tests.metrics.rollups.oracle import expected_activity, expected_identities, expected_table, normalize_db_rows
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 ADDED_SINCE_0009 = ("llm_models_env_1hour", "llm_models_env_1day")
@@ -24,7 +24,9 @@ def table_exists(name: str) -> bool:
 
 @pytest.mark.usefixtures("committed_db")
 def test_going_back_to_0009_and_forward_rebuilds_every_rollup_from_the_stored_spans(org):
-    # given: two days of spans in every environment, stored and folded at the latest schema
+    # given: two days of spans in every environment, stored and folded at the latest schema, their
+    # users numbered across the end of a bitmap chunk
+    number_identities_from(org.pk, BITMAP_CHUNK_BITS - 2)
     rng = random.Random(4)
     ingest(
         org,
@@ -59,3 +61,7 @@ def test_going_back_to_0009_and_forward_rebuilds_every_rollup_from_the_stored_sp
             [org.pk],
         )
         assert set(cursor.fetchall()) == expected_activity(spans, "user_id")
+    # and the identity bitmaps, joined into one per bucket and cut into chunks again, hold the same identities
+    for bitmap in IDENTITY_BITMAPS:
+        identities = bitmap_identities(bitmap.table, bitmap.span_column, org.pk)
+        assert identities == expected_identities(spans, bitmap.span_column, bitmap.grain), bitmap.table

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,8 @@ from metrics.ingest import pipeline
 from metrics.ingest.validation import parse_json_span
 from metrics.query import sources
 from metrics.query.parse import query_from_body
-from tests.metrics.factories import stored_spans
+from metrics.rollups.measures import BITMAP_CHUNK_BITS
+from tests.metrics.factories import number_identities_from, stored_spans
 from tests.metrics.query.oracle import expected_rows
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +33,8 @@ METRICS = [
 
 @pytest.fixture
 def many_identities(org):
+    # The 60 users and 150 sessions get numbers across the end of a bitmap chunk.
+    number_identities_from(org.pk, BITMAP_CHUNK_BITS - 30)
     rng = random.Random(11)
     spans = []
     for _ in range(400):
@@ -90,6 +94,13 @@ def test_unique_counts_from_bitmaps_equal_a_plain_count(
     for key, row in expected.items():
         got = actual[key[0] if interval else None]
         assert (got["users"], got["sessions"], got["requests"]) == (row["users"], row["sessions"], row["requests"])
+
+
+def test_the_identities_fill_two_bitmap_chunks(many_identities, org):
+    with connection.cursor() as cursor:
+        for table in ("llm_users_bitmap_1day", "llm_sessions_bitmap_1hour"):
+            cursor.execute(f"SELECT DISTINCT chunk FROM {table} WHERE org_id = %s", [org.pk])
+            assert {chunk for (chunk,) in cursor.fetchall()} == {0, 1}, table
 
 
 def test_whole_days_and_hours_are_answered_from_the_bitmaps(org):

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from accounts import services
 from metrics.ingest import pipeline
 from metrics.ingest.validation import parse_json_span
-from metrics.rollups.measures import ERROR_DIMENSIONS, ERROR_ROLLUPS, IDENTITY_BITMAPS, ROLLUPS
+from metrics.rollups.measures import BITMAP_CHUNK_BITS, ERROR_DIMENSIONS, ERROR_ROLLUPS, IDENTITY_BITMAPS, ROLLUPS
 from metrics.rollups.rebuild import rebuild_rollups
-from tests.metrics.factories import bitmap_identities, rollup_rows, store_unfolded
+from tests.metrics.factories import bitmap_identities, number_identities_from, rollup_rows, store_unfolded
 from tests.metrics.rollups.oracle import (
     expected_activity,
     expected_errors,
@@ -153,10 +153,16 @@ def snapshot(org_id: int) -> dict:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batches=st.lists(st.lists(span_strategy, min_size=1, max_size=15), min_size=1, max_size=5), resend=st.booleans())
-def test_rollups_equal_a_recomputation_after_batches_duplicates_and_late_spans(roles, batches, resend):
+@given(
+    batches=st.lists(st.lists(span_strategy, min_size=1, max_size=15), min_size=1, max_size=5),
+    resend=st.booleans(),
+    # identity numbers from 0, or across a bitmap chunk's end (the 3 users, the 2 sessions)
+    first_number=st.sampled_from([0, BITMAP_CHUNK_BITS - 2, 5 * BITMAP_CHUNK_BITS - 1]),
+)
+def test_rollups_equal_a_recomputation_after_batches_duplicates_and_late_spans(roles, batches, resend, first_number):
     # given: a fresh organization and batches that may repeat spans (same ids) within and across batches
     organization = services.organization_ensure(slug=f"hyp-{next(_org_numbers)}")
+    number_identities_from(organization.pk, first_number)
     sent: dict[tuple, dict] = {}
     wire_batches = [[as_json_span(d) for d in batch] for batch in batches]
     if resend:
