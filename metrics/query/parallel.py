@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import connection, connections
 
-# Long-lived threads keep their connections (and prepared statements) between requests.
+# Long-lived threads keep their connections between requests.
 _pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="metrics-query")
 MAX_TASKS = 4  # run side by side: the pool's threads and the calling one
 
