@@ -11,45 +11,26 @@
 -- that length. A chunk holds the bits of numbers n with n / 32768 = chunk, at n % 32768; a
 -- bucket keeps the chunks it has seen, so its size follows what it saw.
 --
--- Each table: the key moves to (org_id, bucket, chunk); every bitmap is cut into its chunks,
--- the chunks without a set bit dropped. 32,768 bits are 4 kB: rows stay in their page,
--- uncompressed (toast_tuple_target as for the rollups in 0017).
-ALTER TABLE llm_users_bitmap_1hour DROP CONSTRAINT llm_users_bitmap_1hour_pkey,
-    ADD COLUMN chunk integer NOT NULL DEFAULT 0;
-INSERT INTO llm_users_bitmap_1hour (org_id, bucket, chunk, bits)
-    SELECT org_id, bucket, c, substring(bits FROM c * 32768 + 1 FOR 32768)
-    FROM llm_users_bitmap_1hour, generate_series(1, (length(bits) - 1) / 32768) AS c;
-UPDATE llm_users_bitmap_1hour SET bits = substring(bits FROM 1 FOR 32768) WHERE chunk = 0 AND length(bits) > 32768;
-DELETE FROM llm_users_bitmap_1hour WHERE bit_count(bits) = 0;
-ALTER TABLE llm_users_bitmap_1hour ALTER COLUMN chunk DROP DEFAULT,
-    ADD PRIMARY KEY (org_id, bucket, chunk), SET (toast_tuple_target = 8160);
-
-ALTER TABLE llm_users_bitmap_1day DROP CONSTRAINT llm_users_bitmap_1day_pkey,
-    ADD COLUMN chunk integer NOT NULL DEFAULT 0;
-INSERT INTO llm_users_bitmap_1day (org_id, bucket, chunk, bits)
-    SELECT org_id, bucket, c, substring(bits FROM c * 32768 + 1 FOR 32768)
-    FROM llm_users_bitmap_1day, generate_series(1, (length(bits) - 1) / 32768) AS c;
-UPDATE llm_users_bitmap_1day SET bits = substring(bits FROM 1 FOR 32768) WHERE chunk = 0 AND length(bits) > 32768;
-DELETE FROM llm_users_bitmap_1day WHERE bit_count(bits) = 0;
-ALTER TABLE llm_users_bitmap_1day ALTER COLUMN chunk DROP DEFAULT,
-    ADD PRIMARY KEY (org_id, bucket, chunk), SET (toast_tuple_target = 8160);
-
-ALTER TABLE llm_sessions_bitmap_1hour DROP CONSTRAINT llm_sessions_bitmap_1hour_pkey,
-    ADD COLUMN chunk integer NOT NULL DEFAULT 0;
-INSERT INTO llm_sessions_bitmap_1hour (org_id, bucket, chunk, bits)
-    SELECT org_id, bucket, c, substring(bits FROM c * 32768 + 1 FOR 32768)
-    FROM llm_sessions_bitmap_1hour, generate_series(1, (length(bits) - 1) / 32768) AS c;
-UPDATE llm_sessions_bitmap_1hour SET bits = substring(bits FROM 1 FOR 32768) WHERE chunk = 0 AND length(bits) > 32768;
-DELETE FROM llm_sessions_bitmap_1hour WHERE bit_count(bits) = 0;
-ALTER TABLE llm_sessions_bitmap_1hour ALTER COLUMN chunk DROP DEFAULT,
-    ADD PRIMARY KEY (org_id, bucket, chunk), SET (toast_tuple_target = 8160);
-
-ALTER TABLE llm_sessions_bitmap_1day DROP CONSTRAINT llm_sessions_bitmap_1day_pkey,
-    ADD COLUMN chunk integer NOT NULL DEFAULT 0;
-INSERT INTO llm_sessions_bitmap_1day (org_id, bucket, chunk, bits)
-    SELECT org_id, bucket, c, substring(bits FROM c * 32768 + 1 FOR 32768)
-    FROM llm_sessions_bitmap_1day, generate_series(1, (length(bits) - 1) / 32768) AS c;
-UPDATE llm_sessions_bitmap_1day SET bits = substring(bits FROM 1 FOR 32768) WHERE chunk = 0 AND length(bits) > 32768;
-DELETE FROM llm_sessions_bitmap_1day WHERE bit_count(bits) = 0;
-ALTER TABLE llm_sessions_bitmap_1day ALTER COLUMN chunk DROP DEFAULT,
-    ADD PRIMARY KEY (org_id, bucket, chunk), SET (toast_tuple_target = 8160);
+-- Each of the four tables: the key moves to (org_id, bucket, chunk); every bitmap is cut into
+-- its chunks, the chunks without a set bit dropped. 32,768 bits are 4 kB: rows stay in their
+-- page, uncompressed (toast_tuple_target as for the rollups in 0017).
+DO $$
+DECLARE
+    bitmaps text;
+BEGIN
+    FOREACH bitmaps IN ARRAY ARRAY['llm_users_bitmap_1hour', 'llm_users_bitmap_1day',
+                                   'llm_sessions_bitmap_1hour', 'llm_sessions_bitmap_1day'] LOOP
+        EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I, ADD COLUMN chunk integer NOT NULL DEFAULT 0',
+                       bitmaps, bitmaps || '_pkey');
+        -- chunks 1, 2, … of every bitmap as rows of their own; chunk 0 keeps the first 32,768 bits
+        EXECUTE format('INSERT INTO %I (org_id, bucket, chunk, bits)
+                        SELECT org_id, bucket, c, substring(bits FROM c * 32768 + 1 FOR 32768)
+                        FROM %I, generate_series(1, (length(bits) - 1) / 32768) AS c', bitmaps, bitmaps);
+        EXECUTE format('UPDATE %I SET bits = substring(bits FROM 1 FOR 32768)
+                        WHERE chunk = 0 AND length(bits) > 32768', bitmaps);
+        EXECUTE format('DELETE FROM %I WHERE bit_count(bits) = 0', bitmaps);
+        EXECUTE format('ALTER TABLE %I ALTER COLUMN chunk DROP DEFAULT, ADD PRIMARY KEY (org_id, bucket, chunk),
+                        SET (toast_tuple_target = 8160)', bitmaps);
+    END LOOP;
+END
+$$;
