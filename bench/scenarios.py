@@ -161,19 +161,16 @@ WITH bounds AS (
 ), p95 AS (
     SELECT current, min(k) FILTER (WHERE running >= greatest(1, ceil(0.95 * total::float8))) AS k
     FROM keyed GROUP BY current
-), users AS (
-    SELECT current, sum(bit_count(bits)) AS users FROM (
-        SELECT u.bucket >= b.start AS current, bitmap_union(u.bits) AS bits
-        FROM llm_users_bitmap_1hour u, bounds b
-        WHERE u.org_id = %(org_id)s AND u.bucket >= b.previous_start AND u.bucket < b.stop
-        GROUP BY 1, u.chunk
-    ) AS chunks GROUP BY current
-), sessions AS (
-    SELECT current, sum(bit_count(bits)) AS sessions FROM (
-        SELECT s.bucket >= b.start AS current, bitmap_union(s.bits) AS bits
-        FROM llm_sessions_bitmap_1hour s, bounds b
-        WHERE s.org_id = %(org_id)s AND s.bucket >= b.previous_start AND s.bucket < b.stop
-        GROUP BY 1, s.chunk
+), identities AS (
+    -- users and sessions alike: each period's bitmaps ORed chunk by chunk, the ones counted
+    SELECT current, sum(bit_count(bits)) FILTER (WHERE kind = 'users') AS users,
+           sum(bit_count(bits)) FILTER (WHERE kind = 'sessions') AS sessions
+    FROM (
+        SELECT i.kind, i.bucket >= b.start AS current, bitmap_union(i.bits) AS bits
+        FROM (SELECT 'users' AS kind, org_id, bucket, chunk, bits FROM llm_users_bitmap_1hour
+              UNION ALL SELECT 'sessions', org_id, bucket, chunk, bits FROM llm_sessions_bitmap_1hour) i, bounds b
+        WHERE i.org_id = %(org_id)s AND i.bucket >= b.previous_start AND i.bucket < b.stop
+        GROUP BY 1, 2, i.chunk
     ) AS chunks GROUP BY current
 ), models AS (
     SELECT provider, model, sum(request_count) AS requests, sum(total_cost_sum) AS cost,
@@ -207,9 +204,8 @@ SELECT json_build_object(
             'error_rate', p.errors::float8 / nullif(p.requests, 0),
             'p95', CASE WHEN q.k = {ZERO_KEY} THEN 0
                         ELSE 2 * power({GAMMA!r}::float8, q.k) / ({GAMMA!r}::float8 + 1) END,
-            'users', u.users, 'sessions', s.sessions))
-        FROM periods p LEFT JOIN p95 q USING (current) LEFT JOIN users u USING (current)
-        LEFT JOIN sessions s USING (current)),
+            'users', i.users, 'sessions', i.sessions))
+        FROM periods p LEFT JOIN p95 q USING (current) LEFT JOIN identities i USING (current)),
     'top', (
         SELECT json_object_agg(ranking, items) FROM (
             SELECT ranking, json_agg(json_build_object('provider', provider, 'model', model, 'value', value,
