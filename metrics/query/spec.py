@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from metrics.postgres_text import storable
 from metrics.query import catalog
 from metrics.query.catalog import Dimension, Interval, Metric
 
@@ -304,6 +305,7 @@ def parse_filter(
     if not all(isinstance(v, str) and len(v) <= MAX_VALUE_LENGTH for v in values):
         problems.add(value_field, MSG_FILTER_VALUE)
         return None
+    values = tuple(storable(v) for v in values)  # as ingest stored them
     dimension = catalog.DIMENSIONS[dimension_name]
     if dimension.name == "status_code" and operator in ("eq", "ne", "in", "not_in"):
         values = tuple(v.upper() for v in values)
