@@ -14,7 +14,14 @@ import orjson
 
 from metrics.ingest.otlp import OtlpSpan
 from metrics.ingest.records import SpanRecord
-from metrics.ingest.validation import MAX_ERROR_MESSAGE, MAX_TEXT, MAX_TOKENS, parse_iso_time
+from metrics.ingest.validation import (
+    MAX_DURATION_MS,
+    MAX_DURATION_US,
+    MAX_ERROR_MESSAGE,
+    MAX_TEXT,
+    MAX_TOKENS,
+    parse_iso_time,
+)
 from metrics.models.spans import STATUS_ERROR, STATUS_OK, STATUS_UNSET
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -22,6 +29,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MSG_BAD_TRACE_ID = "traceId must be 16 bytes (32 hex characters) and not all zeros"
 MSG_BAD_SPAN_ID = "spanId must be 8 bytes (16 hex characters) and not all zeros"
 MSG_NO_START = "startTimeUnixNano is missing"
+MSG_START_RANGE = "startTimeUnixNano is past the year 9999"
+MSG_TOO_LONG = f"endTimeUnixNano is more than {MAX_DURATION_MS} ms after startTimeUnixNano, longer than a span can last"
+# The last start a datetime can hold (Python's and PostgreSQL's years end at 9999).
+MAX_START_NS = (datetime(9999, 12, 31, tzinfo=UTC) - EPOCH) // timedelta(microseconds=1) * 1000
 
 # ---- 1. Is the span an LLM call? ----------------------------------------------------------
 LLM_OPERATIONS = frozenset(
@@ -390,12 +401,12 @@ def map_costs(attributes: dict[str, Any], picked: dict[str, Any], has_tokens: bo
     return costs
 
 
-def _seconds_to_us(value: Any) -> int | None:
+def _seconds_to_us(value: Any, units_per_second: int = 1) -> int | None:
     try:
-        seconds = float(value)
+        seconds = float(value) / units_per_second
     except (TypeError, ValueError):
         return None
-    return round(seconds * 1_000_000) if seconds >= 0 else None
+    return round(seconds * 1_000_000) if 0 <= seconds <= MAX_DURATION_US / 1_000_000 else None  # not NaN or inf
 
 
 def _langfuse_ttft_us(value: Any, start_ns: int) -> int | None:
@@ -410,13 +421,20 @@ def _langfuse_ttft_us(value: Any, start_ns: int) -> int | None:
 
 
 def map_ttft_us(span: OtlpSpan, picked: dict[str, Any]) -> int | None:
+    """Time to first token from whichever attribute or event carries it; None when there is none
+    or it is longer than a span can last (a wrong value loses the TTFT, not the span)."""
+    ttft_us = _ttft_us(span, picked)
+    return ttft_us if ttft_us is not None and ttft_us <= MAX_DURATION_US else None
+
+
+def _ttft_us(span: OtlpSpan, picked: dict[str, Any]) -> int | None:
     attributes = span.attributes
     if (value := attributes.get("gen_ai.response.time_to_first_chunk")) is not None:
         return _seconds_to_us(value)
     if (value := attributes.get("langfuse.observation.completion_start_time")) is not None:
         return _langfuse_ttft_us(value, span.start_ns)
     if (value := picked.get("first_chunk_ms")) is not None:
-        return _seconds_to_us(float(value) / 1000) if isinstance(value, int | float | str) else None
+        return _seconds_to_us(value, 1000) if isinstance(value, int | float | str) else None
     streaming = picked.get("stream") in (True, "true", "True")
     if (value := attributes.get("gen_ai.server.time_to_first_token")) is not None and streaming:
         return _seconds_to_us(value)  # OpenLIT sets it to the whole duration when not streaming
@@ -499,6 +517,10 @@ def map_span(
         errors.append(MSG_BAD_SPAN_ID)
     if span.start_ns <= 0:
         errors.append(MSG_NO_START)
+    elif span.start_ns > MAX_START_NS:
+        errors.append(MSG_START_RANGE)
+    elif span.end_ns - span.start_ns > MAX_DURATION_US * 1000:
+        errors.append(MSG_TOO_LONG)
     if errors:
         return errors
     attributes = span.attributes

@@ -15,6 +15,7 @@ from metrics.models.spans import STATUS_CODES, STATUS_ERROR, STATUS_UNSET
 MAX_TOKENS = 10**12
 MAX_COST = Decimal("1000000")
 MAX_DURATION_MS = Decimal("999999999")  # numeric(12,3)
+MAX_DURATION_US = int(MAX_DURATION_MS) * 1000  # durations and TTFT travel in µs
 MAX_TEXT = 256
 MAX_ERROR_MESSAGE = 4000
 MAX_TAGS = 50
@@ -57,6 +58,7 @@ MSG_HEX_ID = "{name} must be {length} hexadecimal characters (a UUID is accepted
 MSG_ZERO_ID = "{name} must not be all zeros"
 MSG_TIME = "{name} must be an ISO 8601 timestamp"
 MSG_DURATION = "give duration_ms or end_time (not before start_time)"
+MSG_TOO_LONG = f"end_time is more than {MAX_DURATION_MS} ms after start_time, longer than a span can last"
 MSG_NON_NEGATIVE_NUMBER = "{name} must be a number between 0 and {maximum}"
 MSG_TOKENS = "{name} must be a whole number between 0 and {maximum}"
 MSG_TEXT = "{name} must be a string of at most {maximum} characters"
@@ -69,13 +71,14 @@ MSG_REASONING_PART = "reasoning_tokens cannot exceed completion_tokens (they are
 
 
 def parse_iso_time(value: Any) -> datetime | None:
+    """An ISO 8601 string as a UTC datetime (no offset means UTC); None when it is not one."""
     if not isinstance(value, str) or not 10 <= len(value) <= 40:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves it past year 1 or 9999
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def normalize_id(value: Any, length: int) -> str | None:
@@ -139,23 +142,7 @@ def _times(span: dict[str, Any], out: _Collector) -> tuple[datetime | None, int 
     start = parse_iso_time(span.get("start_time"))
     if start is None:
         out.add(MSG_TIME.format(name="start_time"))
-    duration_us: int | None = None
-    if "duration_ms" in span and span["duration_ms"] is not None:
-        duration = _decimal(span["duration_ms"], MAX_DURATION_MS)
-        if duration is None:
-            out.add(MSG_NON_NEGATIVE_NUMBER.format(name="duration_ms", maximum=MAX_DURATION_MS))
-        else:
-            duration_us = int((duration * 1000).to_integral_value())
-    elif "end_time" in span:
-        end = parse_iso_time(span.get("end_time"))
-        if end is None:
-            out.add(MSG_TIME.format(name="end_time"))
-        elif start is not None:
-            if end < start:
-                out.add(MSG_DURATION)
-            else:
-                delta = end - start
-                duration_us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    duration_us = _duration_us(span, start, out)
     ttft_us = None
     if span.get("ttft_ms") is not None:
         ttft = _decimal(span["ttft_ms"], MAX_DURATION_MS)
@@ -164,6 +151,33 @@ def _times(span: dict[str, Any], out: _Collector) -> tuple[datetime | None, int 
         else:
             ttft_us = int((ttft * 1000).to_integral_value())
     return start, duration_us, ttft_us
+
+
+def _duration_us(span: dict[str, Any], start: datetime | None, out: _Collector) -> int | None:
+    """From duration_ms, else from end_time − start_time; None when neither gives one."""
+    if span.get("duration_ms") is not None:
+        duration = _decimal(span["duration_ms"], MAX_DURATION_MS)
+        if duration is None:
+            out.add(MSG_NON_NEGATIVE_NUMBER.format(name="duration_ms", maximum=MAX_DURATION_MS))
+            return None
+        return int((duration * 1000).to_integral_value())
+    if "end_time" not in span:
+        return None
+    end = parse_iso_time(span.get("end_time"))
+    if end is None:
+        out.add(MSG_TIME.format(name="end_time"))
+        return None
+    if start is None:
+        return None
+    if end < start:
+        out.add(MSG_DURATION)
+        return None
+    delta = end - start
+    duration_us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    if duration_us > MAX_DURATION_US:
+        out.add(MSG_TOO_LONG)
+        return None
+    return duration_us
 
 
 def _text(span: dict[str, Any], name: str, maximum: int, out: _Collector, *, required: bool = False) -> str | None:

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from metrics.ingest.validation import parse_iso_time
 from metrics.postgres_text import storable
 from metrics.query import catalog
 from metrics.query.catalog import Dimension, Interval, Metric
@@ -23,6 +24,7 @@ MSG_TIME = "Must be an ISO 8601 timestamp, e.g. 2026-11-26T10:00:00Z (no offset 
 MSG_START_AFTER_END = "start_time must be before end_time."
 MSG_RANGE_TOO_LONG = "The time range may span at most {days} days."
 MSG_BEYOND_RETENTION = "start_time is older than any data is kept ({days} days)."
+MSG_TOO_FAR_AHEAD = "end_time may be at most {days} days from now."
 MSG_TOO_MANY = "At most {limit} {what}."
 MSG_TOO_MANY_BUCKETS = "This range and interval give {count} buckets; the limit is {limit}. Use a coarser interval."
 MSG_BAD_ALIAS = "Aliases are lowercase identifiers (a-z, 0-9, _; at most 63 characters, not starting with a digit)."
@@ -39,6 +41,8 @@ MSG_DUPLICATE_DIMENSION = "Dimension '{name}' is listed twice."
 ALIAS_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 MAX_VALUE_LENGTH = 256
 OLDEST_DATA_DAYS = 1095  # the longest retention (llm_metrics_1day)
+# Nothing is stored more than a day ahead; the bound keeps bucket arithmetic far from year 9999.
+LATEST_END_DAYS = 366
 
 
 class QueryValidationError(Exception):
@@ -148,13 +152,7 @@ def valid_list(names: Any) -> str:
 def parse_time(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if not isinstance(value, str) or not 10 <= len(value) <= 40:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    return parse_iso_time(value.strip()) if isinstance(value, str) else None
 
 
 @lru_cache(maxsize=1)
@@ -200,6 +198,8 @@ def parse_range(
         problems.add("start_time", MSG_RANGE_TOO_LONG.format(days=limits["max_range_days"]))
     if start < now - timedelta(days=OLDEST_DATA_DAYS):
         problems.add("start_time", MSG_BEYOND_RETENTION.format(days=OLDEST_DATA_DAYS))
+    if end > now + timedelta(days=LATEST_END_DAYS):
+        problems.add("end_time", MSG_TOO_FAR_AHEAD.format(days=LATEST_END_DAYS))
     return start, end
 
 

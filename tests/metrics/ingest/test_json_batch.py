@@ -156,6 +156,13 @@ BAD_SPANS = {
         json_span(duration_ms=None, start_time=NOW.isoformat(), end_time=(NOW - timedelta(seconds=1)).isoformat()),
         "duration_ms or end_time",
     ),
+    "end-years-after-start": (
+        json_span(duration_ms=None, start_time=NOW.isoformat(), end_time="9999-12-31T23:59:59Z"),
+        "longer than a span can last",
+    ),
+    "offset-before-year-1": (json_span(start_time="0001-01-01T00:00:00+05:00"), "start_time must be an ISO 8601"),
+    "offset-after-year-9999": (json_span(start_time="9999-12-31T23:59:59-05:00"), "start_time must be an ISO 8601"),
+    "huge-ttft": (json_span(ttft_ms="1e400"), "ttft_ms must be a number"),
     "negative-cost": (json_span(total_cost_usd=-0.5), "total_cost_usd"),
     "nan-cost": (json_span(total_cost_usd="NaN"), "total_cost_usd"),
     "bad-status": (json_span(status_code="BROKEN"), "status_code must be one of"),

@@ -6,9 +6,18 @@ from decimal import Decimal
 
 import pytest
 
-from metrics.ingest.mapping import PRIORITY_TABLES, is_llm_span, map_batch, map_span, pick
+from metrics.ingest.mapping import (
+    MSG_START_RANGE,
+    MSG_TOO_LONG,
+    PRIORITY_TABLES,
+    is_llm_span,
+    map_batch,
+    map_span,
+    pick,
+)
 from metrics.ingest.otlp import OtlpEvent, OtlpSpan
 from metrics.ingest.records import SpanRecord
+from metrics.ingest.validation import MAX_DURATION_US
 
 START = 1_764_000_000_000_000_000  # ns
 END = START + 1_500_000_000  # 1.5 s later
@@ -289,6 +298,39 @@ def test_zero_ids_and_missing_start_are_rejected():
     span.start_ns = 0
     errors = map_span(span)
     assert isinstance(errors, list) and len(errors) == 2
+
+
+def test_times_no_column_can_hold_are_rejected():
+    past_9999 = otlp_span({"gen_ai.operation.name": "chat"})
+    past_9999.start_ns = past_9999.end_ns = 10**23  # OTLP/JSON carries any integer
+    assert map_span(past_9999) == [MSG_START_RANGE]
+    twenty_days = otlp_span({"gen_ai.operation.name": "chat"})
+    twenty_days.end_ns = START + 20 * 86_400 * 10**9
+    assert map_span(twenty_days) == [MSG_TOO_LONG]
+    eleven_days = otlp_span({"gen_ai.operation.name": "chat"})
+    eleven_days.end_ns = START + MAX_DURATION_US * 1000
+    record = map_span(eleven_days)
+    assert isinstance(record, SpanRecord) and record.duration_us == MAX_DURATION_US
+
+
+@pytest.mark.parametrize(
+    ("attributes", "events"),
+    [
+        ({"gen_ai.response.time_to_first_chunk": 1e300}, ()),
+        ({"gen_ai.response.time_to_first_chunk": float("inf")}, ()),
+        ({"gen_ai.response.time_to_first_chunk": float("nan")}, ()),
+        ({"gen_ai.response.time_to_first_chunk": 2e6}, ()),  # 23 days
+        ({"ai.response.msToFirstChunk": "not a number"}, ()),
+        ({"ai.response.msToFirstChunk": 1e15}, ()),
+        ({"langfuse.observation.completion_start_time": "9999-01-01T00:00:00Z"}, ()),
+        ({}, (OtlpEvent("ai.stream.firstChunk", START + 10**18, {}),)),
+    ],
+    ids=["1e300-s", "inf", "nan", "23-days", "text-ms", "1e15-ms", "year-9999", "event-31-years-later"],
+)
+def test_a_time_to_first_token_no_column_can_hold_is_dropped_and_the_span_kept(attributes, events):
+    record = mapped({"gen_ai.operation.name": "chat", "gen_ai.request.model": "m", **attributes}, events=events)
+    assert record.ttft_us is None
+    assert record.duration_us == 1_500_000
 
 
 def test_end_before_start_gives_no_duration():

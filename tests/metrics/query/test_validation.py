@@ -55,6 +55,16 @@ GET_CASES = {
         "interval",
         "the limit is 10000",
     ),
+    "end-years-ahead": (
+        {"metrics": "request_count", "start_time": "9999-12-30T00:00:00Z", "end_time": "9999-12-31T00:00:00Z"},
+        "end_time",
+        "at most 366 days from now",
+    ),
+    "offset-past-year-9999": (
+        {"metrics": "request_count", "end_time": "9999-12-31T23:59:59-05:00"},
+        "end_time",
+        "ISO 8601",
+    ),
     "bad-timezone": ({"metrics": "request_count", "timezone": "Mars/Olympus"}, "timezone", "IANA"),
     "path-timezone": ({"metrics": "request_count", "timezone": "../../etc/passwd"}, "timezone", "IANA"),
     "bad-fill": ({"metrics": "request_count", "fill": "linear"}, "fill", "none or zero"),
@@ -210,6 +220,8 @@ def test_summary_refusals(reader):
     assert_400(reader.get("/api/v1/metrics/summary", {"top_n": "51"}), "top_n", "from 1 to 50")
     assert_400(reader.get("/api/v1/metrics/summary", {"group_by": "model"}), "group_by", "Unknown parameter")
     assert_400(reader.get("/api/v1/metrics/summary", {"start_time": "soon"}), "start_time", "ISO 8601")
+    far_ahead = {"start_time": "9999-12-30T00:00:00Z", "end_time": "9999-12-31T00:00:00Z"}
+    assert_400(reader.get("/api/v1/metrics/summary", far_ahead), "end_time", "at most 366 days from now")
 
 
 def test_the_catalog_endpoint_serves_the_declaration(reader):
