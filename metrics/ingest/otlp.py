@@ -128,6 +128,8 @@ def decode_protobuf(body: bytes) -> list[OtlpSpan]:
 
 # ---- JSON ---------------------------------------------------------------------------
 
+INT64 = (-(2**63), 2**63 - 1)
+UINT64 = (0, 2**64 - 1)
 _JSON_VALUE_KINDS = ("stringValue", "boolValue", "intValue", "doubleValue", "arrayValue", "kvlistValue", "bytesValue")
 _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 
@@ -139,30 +141,44 @@ def _json_value(value: Any) -> Any:
         if kind in value:
             raw = value[kind]
             if kind == "intValue":
-                return _json_int(raw)
+                return _json_int(raw, INT64)
             if kind == "doubleValue":
-                return float(raw) if isinstance(raw, int | float | str) else None
+                return _json_float(raw)
             if kind == "arrayValue":
                 return [_json_value(v) for v in _list(raw.get("values") if isinstance(raw, dict) else None)]
             if kind == "kvlistValue":
                 return _json_attributes(raw.get("values") if isinstance(raw, dict) else None)
-            return raw
+            if kind == "boolValue":
+                return raw if isinstance(raw, bool) else None
+            return raw if isinstance(raw, str) else None  # stringValue, bytesValue (base64)
     return None
 
 
-def _json_int(raw: Any) -> int | None:
+def _json_float(raw: Any) -> float | None:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return None
+    try:
+        return float(raw)  # "NaN" and "Infinity" are proto3 JSON; they are stored as null
+    except (ValueError, OverflowError):
+        return None
+
+
+def _json_int(raw: Any, bounds: tuple[int, int] = UINT64) -> int | None:
+    """An integer as proto3 JSON writes one (a number or a decimal string), None when it is not
+    one or lies outside the field's type (`bounds`: uint64 for times, int64 for attribute values)."""
     if isinstance(raw, bool):
         return None
+    number: int | None = None
     if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str):
+        number = raw
+    elif isinstance(raw, str) and len(raw) <= 24:
         try:
-            return int(raw)
+            number = int(raw)
         except ValueError:
             return None
-    if isinstance(raw, float) and raw.is_integer():
-        return int(raw)
-    return None
+    elif isinstance(raw, float) and raw.is_integer():
+        number = int(raw)
+    return number if number is not None and bounds[0] <= number <= bounds[1] else None
 
 
 def _list(value: Any) -> list[Any]:

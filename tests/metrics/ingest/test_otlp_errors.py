@@ -1,6 +1,7 @@
 """/v1/traces refusals: each a 4xx carrying a google.rpc.Status in the request's encoding."""
 
 import gzip
+import json
 
 import orjson
 import pytest
@@ -8,6 +9,7 @@ from google.rpc import status_pb2
 from rest_framework.test import APIClient
 
 from accounts import services
+from metrics.ingest import otlp
 from tests.metrics import otel_helpers
 from tests.metrics.factories import stored_spans
 
@@ -119,3 +121,23 @@ def test_the_bearer_header_works_too(api_key_client, org):
     client = api_key_client(["spans:write"], header="authorization")
     assert client.post(URL, data=body, content_type=PROTOBUF).status_code == 200
     assert len(stored_spans(org.pk)) == 1
+
+
+def test_json_values_outside_their_proto_type_are_read_as_absent():
+    def attribute(value) -> dict:
+        return {"key": "k", "value": value}
+
+    span = {
+        "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "spanId": "00f067aa0ba902b7",
+        "startTimeUnixNano": str(2**64),  # a fixed64 past its range
+        "attributes": [attribute({"intValue": str(2**63)})],
+        "events": [{"name": "e", "attributes": [attribute({"doubleValue": "not a number"})]}],
+    }
+    resource = {"attributes": [attribute({"stringValue": 2**70}), {"key": "b", "value": {"boolValue": "yes"}}]}
+    document = {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": [span]}]}]}
+    (decoded,) = otlp.decode_json(json.dumps(document).encode())  # orjson cannot write integers past 64 bits
+    assert decoded.start_ns == 0
+    assert decoded.attributes == {"k": None}
+    assert decoded.events[0].attributes == {"k": None}
+    assert decoded.resource == {"k": None, "b": None}

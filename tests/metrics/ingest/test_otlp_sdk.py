@@ -105,7 +105,7 @@ def test_times_no_column_can_hold_reject_their_span_and_the_batch_is_stored(live
     spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
     llm = [s for s in spans if s["name"] == "chat gpt-4o"]
     llm[0]["endTimeUnixNano"] = str(int(llm[0]["startTimeUnixNano"]) + 20 * 86_400 * 10**9)  # lasts 20 days
-    llm[1]["startTimeUnixNano"] = llm[1]["endTimeUnixNano"] = "99999999999999999999999"  # past year 9999
+    llm[1]["startTimeUnixNano"] = llm[1]["endTimeUnixNano"] = "99999999999999999999999"  # past uint64: no start
     response = httpx.post(f"{live_server.url}/v1/traces", json=document, headers={"x-api-key": ingest_key}, timeout=30)
     assert response.status_code == 200
     parsed = json_format.Parse(response.text, trace_service_pb2.ExportTraceServiceResponse())
