@@ -149,3 +149,26 @@ def test_the_query_endpoint(api_key_client, overrides):
         **overrides,
     }
     assert_no_server_error(querier.post("/api/v1/metrics/query", data=dumps(body), content_type="application/json"))
+
+
+@HOSTILE
+@given(
+    body=st.dictionaries(st.sampled_from(["username", "password", "organization", "refresh", "other"]), VALUES),
+    key_body=st.dictionaries(st.sampled_from(["name", "scopes", "other"]), VALUES),
+    key_id=st.integers(min_value=0, max_value=2**80),
+    # WSGI hands header values over as latin-1: a client cannot send other characters in one
+    credential=st.one_of(st.text(st.characters(max_codepoint=255), max_size=40), st.sampled_from(EDGE_STRINGS)),
+)
+def test_the_auth_and_api_key_endpoints(org, make_member, client_for, body, key_body, key_id, credential):
+    from rest_framework.test import APIClient
+
+    anonymous = APIClient()
+    assert_no_server_error(anonymous.post("/api/v1/auth/token", data=dumps(body), content_type="application/json"))
+    assert_no_server_error(
+        anonymous.post("/api/v1/auth/token/refresh", data=dumps(body), content_type="application/json")
+    )
+    assert_no_server_error(anonymous.get("/api/v1/auth/me", HTTP_AUTHORIZATION=f"Bearer {credential}"))
+    assert_no_server_error(anonymous.get("/api/v1/metrics", HTTP_X_API_KEY=credential))
+    admin = client_for(make_member("admin", org, username="hostile-admin"))
+    assert_no_server_error(admin.post("/api/v1/api-keys", data=dumps(key_body), content_type="application/json"))
+    assert_no_server_error(admin.delete(f"/api/v1/api-keys/{key_id}"))
