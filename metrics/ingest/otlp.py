@@ -18,6 +18,8 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 
+from metrics.ingest.validation import MAX_ATTRIBUTE_DEPTH
+
 
 class OtlpDecodeError(ValueError):
     """The body cannot be read as an OTLP trace export (→ 400)."""
@@ -72,14 +74,19 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
 # ---- protobuf -----------------------------------------------------------------------
 
 
-def _pb_value(value: common_pb2.AnyValue) -> Any:
+def _pb_value(value: common_pb2.AnyValue, depth: int = 1) -> Any:
+    """An attribute value as plain Python; lists and maps nested past MAX_ATTRIBUTE_DEPTH are dropped."""
     kind = value.WhichOneof("value")
     if kind is None:
         return None
     if kind == "array_value":
-        return [_pb_value(v) for v in value.array_value.values]
+        if depth > MAX_ATTRIBUTE_DEPTH:
+            return None
+        return [_pb_value(v, depth + 1) for v in value.array_value.values]
     if kind == "kvlist_value":
-        return {kv.key: _pb_value(kv.value) for kv in value.kvlist_value.values}
+        if depth > MAX_ATTRIBUTE_DEPTH:
+            return None
+        return {kv.key: _pb_value(kv.value, depth + 1) for kv in value.kvlist_value.values}
     if kind == "bytes_value":
         return base64.b64encode(value.bytes_value).decode()
     return getattr(value, kind)
@@ -134,7 +141,8 @@ _JSON_VALUE_KINDS = ("stringValue", "boolValue", "intValue", "doubleValue", "arr
 _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 
 
-def _json_value(value: Any) -> Any:
+def _json_value(value: Any, depth: int = 1) -> Any:
+    """As `_pb_value`, from proto3 JSON."""
     if not isinstance(value, dict):
         return None
     for kind in _JSON_VALUE_KINDS:
@@ -144,10 +152,13 @@ def _json_value(value: Any) -> Any:
                 return _json_int(raw, INT64)
             if kind == "doubleValue":
                 return _json_float(raw)
+            if kind in ("arrayValue", "kvlistValue") and depth > MAX_ATTRIBUTE_DEPTH:
+                return None
             if kind == "arrayValue":
-                return [_json_value(v) for v in _list(raw.get("values") if isinstance(raw, dict) else None)]
+                values = _list(raw.get("values") if isinstance(raw, dict) else None)
+                return [_json_value(v, depth + 1) for v in values]
             if kind == "kvlistValue":
-                return _json_attributes(raw.get("values") if isinstance(raw, dict) else None)
+                return _json_attributes(raw.get("values") if isinstance(raw, dict) else None, depth + 1)
             if kind == "boolValue":
                 return raw if isinstance(raw, bool) else None
             return raw if isinstance(raw, str) else None  # stringValue, bytesValue (base64)
@@ -189,11 +200,11 @@ def _list(value: Any) -> list[Any]:
     return value
 
 
-def _json_attributes(values: Any) -> dict[str, Any]:
+def _json_attributes(values: Any, depth: int = 1) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for kv in _list(values):
         if isinstance(kv, dict) and isinstance(kv.get("key"), str):
-            result[kv["key"]] = _json_value(kv.get("value"))
+            result[kv["key"]] = _json_value(kv.get("value"), depth)
     return result
 
 

@@ -20,6 +20,9 @@ MAX_TEXT = 256
 MAX_ERROR_MESSAGE = 4000
 MAX_TAGS = 50
 MAX_ATTRIBUTES_BYTES = 16_384
+# Levels of objects and lists inside attributes (either door). Real instrumentations nest two or
+# three; the JSON writer that stores them gives up past 255.
+MAX_ATTRIBUTE_DEPTH = 16
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 
@@ -65,7 +68,10 @@ MSG_TEXT = "{name} must be a string of at most {maximum} characters"
 MSG_REQUIRED_TEXT = "{name} must be a non-empty string of at most {maximum} characters"
 MSG_STATUS = "status_code must be one of OK, ERROR, UNSET"
 MSG_TAGS = f"tags must be a list of at most {MAX_TAGS} strings of at most 100 characters"
-MSG_ATTRIBUTES = f"attributes must be a JSON object of at most {MAX_ATTRIBUTES_BYTES} bytes"
+MSG_ATTRIBUTES = (
+    f"attributes must be a JSON object of at most {MAX_ATTRIBUTES_BYTES} bytes,"
+    f" nested at most {MAX_ATTRIBUTE_DEPTH} levels deep"
+)
 MSG_CACHE_PARTS = "cache_read_tokens + cache_write_tokens cannot exceed prompt_tokens (they are part of it)"
 MSG_REASONING_PART = "reasoning_tokens cannot exceed completion_tokens (they are part of it)"
 
@@ -79,6 +85,17 @@ def parse_iso_time(value: Any) -> datetime | None:
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: an offset that moves it past year 1 or 9999
         return None
+
+
+def nests_deeper_than(value: Any, levels: int) -> bool:
+    """Whether objects and lists nest in `value` more than `levels` deep (it looks no deeper)."""
+    if isinstance(value, dict):
+        children: Any = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return False
+    return levels == 0 or any(nests_deeper_than(child, levels - 1) for child in children)
 
 
 def normalize_id(value: Any, length: int) -> str | None:
@@ -227,7 +244,11 @@ def _extras(span: dict[str, Any], out: _Collector) -> tuple[list[str], dict[str,
         out.add(MSG_TAGS)
         tags = []
     attributes = span.get("attributes") or {}
-    if not isinstance(attributes, dict) or len(repr(attributes)) > MAX_ATTRIBUTES_BYTES:
+    if (
+        not isinstance(attributes, dict)
+        or nests_deeper_than(attributes, MAX_ATTRIBUTE_DEPTH)  # first: repr() recurses without a bound
+        or len(repr(attributes)) > MAX_ATTRIBUTES_BYTES
+    ):
         out.add(MSG_ATTRIBUTES)
         attributes = {}
     status = span.get("status_code") or STATUS_UNSET

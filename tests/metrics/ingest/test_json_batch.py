@@ -139,6 +139,13 @@ def test_an_error_described_but_not_flagged_is_an_error(writer, org):
     assert stored_spans(org.pk)[0]["status_code"] == "ERROR"
 
 
+def nested(value: dict, levels: int) -> dict:
+    """`value` wrapped in `levels` more objects."""
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
 NOW = datetime.now(UTC)
 BAD_SPANS = {
     "negative-tokens": (json_span(prompt_tokens=-1), "prompt_tokens"),
@@ -171,8 +178,24 @@ BAD_SPANS = {
     "reasoning-over-completion": (json_span(completion_tokens=10, reasoning_tokens=20), "cannot exceed completion"),
     "huge-provider": (json_span(provider="x" * 300), "provider must be a non-empty string"),
     "tags-not-list": (json_span(tags="a,b"), "tags must be a list"),
+    "attributes-17-levels-deep": (json_span(attributes=nested({"x": 1}, 16)), "nested at most 16 levels"),
     "not-an-object": ("just a string", "each span must be a JSON object"),
 }
+
+
+def test_attributes_16_levels_deep_are_stored(writer, org):
+    attributes = nested({"x": 1}, 15)
+    assert post(writer, [json_span(attributes=attributes)]).status_code == 200
+    assert stored_spans(org.pk)[0]["attributes"] == attributes
+
+
+def test_attributes_a_thousand_levels_deep_are_refused_not_a_500(writer, org):
+    # Built as text: Python's own JSON writer stops near a thousand levels, orjson's at 255.
+    body = '{"spans": [' + orjson.dumps(json_span()).decode()[:-1] + ', "attributes": {"x": '
+    body += "[" * 1000 + "1" + "]" * 1000 + "}}]}"
+    response = writer.post(URL, data=body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert stored_spans(org.pk) == []
 
 
 @pytest.mark.parametrize("case", BAD_SPANS.values(), ids=BAD_SPANS.keys())

@@ -2,10 +2,13 @@
 
 import gzip
 import json
+import time
 
 import orjson
 import pytest
+from google.protobuf import json_format
 from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from rest_framework.test import APIClient
 
 from accounts import services
@@ -141,3 +144,42 @@ def test_json_values_outside_their_proto_type_are_read_as_absent():
     assert decoded.attributes == {"k": None}
     assert decoded.events[0].attributes == {"k": None}
     assert decoded.resource == {"k": None, "b": None}
+
+
+def _deep_value(levels: int) -> dict:
+    value: dict = {"stringValue": "bottom"}
+    for _ in range(levels):
+        value = {"arrayValue": {"values": [value]}}
+    return value
+
+
+def _depth(value) -> int:
+    return 1 + _depth(value[0]) if isinstance(value, list) else 0
+
+
+def test_attribute_values_nested_past_16_levels_are_cut_there_in_both_encodings(writer, org):
+    now = time.time_ns()
+    span = {
+        "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "spanId": "00f067aa0ba902b7",
+        "name": "chat",
+        "startTimeUnixNano": str(now),
+        "endTimeUnixNano": str(now + 10**9),
+        "attributes": [
+            {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+            {"key": "gen_ai.request.model", "value": {"stringValue": "m"}},
+            {"key": "deep", "value": _deep_value(40)},
+            {"key": "shallow", "value": _deep_value(16)},
+        ],
+    }
+    document = {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+    as_json = otlp.decode_json(json.dumps(document).encode())[0].attributes
+    message = json_format.ParseDict(document, trace_service_pb2.ExportTraceServiceRequest())
+    as_protobuf = otlp.decode_protobuf(message.SerializeToString())[0].attributes
+    for attributes in (as_json, as_protobuf):
+        assert _depth(attributes["deep"]) == 16 and attributes["shallow"] == [[[[[[[[[[[[[[[["bottom"]]]]]]]]]]]]]]]]
+    # 300 levels: past what orjson writes (255), which is how the attributes are stored
+    span["attributes"][2]["value"] = _deep_value(300)
+    response = writer.post(URL, data=json.dumps(document).encode(), content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert _depth(stored_spans(org.pk)[0]["attributes"]["span"]["deep"]) == 16
