@@ -37,6 +37,18 @@ def test_400_malformed_json(db):
     assert body["error"]["message"] == errors.MSG_MALFORMED_JSON
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"username": NaN}', b'{"username": "\xff"}'],
+    ids=["nested-100000-deep", "nan", "not-utf8"],
+)
+def test_400_for_json_no_parser_should_take(db, body):
+    # A body nested a thousand levels deep made the standard library's parser raise RecursionError (a 500).
+    response = APIClient().post("/api/v1/auth/token", data=body, content_type="application/json")
+    body = assert_envelope(response, 400, errors.VALIDATION_ERROR)
+    assert body["error"]["message"] == errors.MSG_MALFORMED_JSON
+
+
 def test_401_missing_authorization(db):
     assert_envelope(APIClient().get("/api/v1/auth/me"), 401, errors.MISSING_AUTHORIZATION)
 
