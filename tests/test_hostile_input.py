@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.common.v1 import common_pb2
 
 from metrics.ingest.validation import ALLOWED_FIELDS
 from metrics.query.parse import BODY_KEYS, GET_PARAMS
@@ -172,3 +174,62 @@ def test_the_auth_and_api_key_endpoints(org, make_member, client_for, body, key_
     admin = client_for(make_member("admin", org, username="hostile-admin"))
     assert_no_server_error(admin.post("/api/v1/api-keys", data=dumps(key_body), content_type="application/json"))
     assert_no_server_error(admin.delete(f"/api/v1/api-keys/{key_id}"))
+
+
+PB_VALUES = st.recursive(
+    st.one_of(
+        st.builds(lambda v: common_pb2.AnyValue(string_value=v), st.one_of(TEXT, st.sampled_from(EDGE_STRINGS))),
+        st.builds(lambda v: common_pb2.AnyValue(int_value=v), st.integers(min_value=-(2**63), max_value=2**63 - 1)),
+        st.builds(lambda v: common_pb2.AnyValue(double_value=v), st.floats()),  # NaN and infinities too
+        st.builds(lambda v: common_pb2.AnyValue(bool_value=v), st.booleans()),
+        st.builds(lambda v: common_pb2.AnyValue(bytes_value=v), st.binary(max_size=20)),
+        st.just(common_pb2.AnyValue()),
+    ),
+    lambda inner: st.one_of(
+        st.builds(
+            lambda vs: common_pb2.AnyValue(array_value=common_pb2.ArrayValue(values=vs)), st.lists(inner, max_size=3)
+        ),
+        st.builds(
+            lambda kvs: common_pb2.AnyValue(
+                kvlist_value=common_pb2.KeyValueList(values=[common_pb2.KeyValue(key=k, value=v) for k, v in kvs])
+            ),
+            st.lists(st.tuples(TEXT, inner), max_size=3),
+        ),
+    ),
+    max_leaves=6,
+)
+# Mostly the values a real span has, so that most examples get past the ids and times to the
+# mapping and the storing; now and then anything the field can hold.
+UINT64 = st.one_of(st.integers(min_value=0, max_value=2**64 - 1), st.just(time.time_ns() - 60 * 10**9))
+RECENT = st.integers(min_value=time.time_ns() - 3600 * 10**9, max_value=time.time_ns())
+IDS = st.tuples(
+    st.one_of(st.integers(1, 2**128 - 1).map(lambda n: n.to_bytes(16, "big")), st.binary(max_size=20)),
+    st.one_of(st.integers(1, 2**64 - 1).map(lambda n: n.to_bytes(8, "big")), st.binary(max_size=12)),
+    st.one_of(st.just(b""), st.binary(max_size=12)),
+)
+
+
+@HOSTILE
+@given(
+    attributes=st.lists(st.tuples(st.one_of(ATTRIBUTE_NAMES, TEXT), PB_VALUES), max_size=6),
+    start=st.one_of(RECENT, RECENT, UINT64),
+    end=st.one_of(RECENT, UINT64),
+    event_time=st.one_of(RECENT, UINT64),
+    ids=IDS,
+    status=st.integers(min_value=-(2**31), max_value=2**31 - 1),
+    name=TEXT,
+)
+def test_the_otlp_protobuf_door(api_key_client, attributes, start, end, event_time, ids, status, name):
+    writer = api_key_client(["spans:write"])
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.parent_span_id = ids
+    span.name, span.start_time_unix_nano, span.end_time_unix_nano = name, start, end
+    span.status.code, span.status.message = status, name
+    span.attributes.append(
+        common_pb2.KeyValue(key="gen_ai.operation.name", value=common_pb2.AnyValue(string_value="chat"))
+    )
+    span.attributes.extend(common_pb2.KeyValue(key=key, value=value) for key, value in attributes)
+    span.events.add(name="ai.stream.firstChunk", time_unix_nano=event_time)
+    body = request.SerializeToString()
+    assert_no_server_error(writer.post("/v1/traces", data=body, content_type="application/x-protobuf"))

@@ -182,7 +182,7 @@ def _json_int(raw: Any, bounds: tuple[int, int] = UINT64) -> int | None:
     number: int | None = None
     if isinstance(raw, int):
         number = raw
-    elif isinstance(raw, str) and len(raw) <= 24:
+    elif isinstance(raw, str) and len(raw) <= 24:  # 2**64 has 20 digits: longer text is not worth parsing
         try:
             number = int(raw)
         except ValueError:

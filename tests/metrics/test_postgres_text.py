@@ -1,16 +1,15 @@
 """NUL characters (which PostgreSQL text and jsonb cannot hold): stored as U+FFFD from both ingest
 doors, and found again by a filter value written as it was sent, never a 500."""
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
-from opentelemetry.proto.common.v1 import common_pb2
 
 from metrics.postgres_text import any_nul, storable_json_value
-from tests.metrics.factories import json_span, new_span_id, new_trace_id, stored_spans
+from tests.metrics import otel_helpers
+from tests.metrics.factories import json_span, stored_spans
 
 pytestmark = pytest.mark.django_db
 
@@ -67,38 +66,22 @@ def test_the_json_door_stores_nul_characters_as_replacement_characters(writer, o
     assert row["attributes"] == {f"key{FFFD}": {"deep": [f"v{FFFD}"]}, "escaped": BACKSLASH_U0000}
 
 
-def _kv(key: str, value: str | int) -> common_pb2.KeyValue:
-    item = common_pb2.KeyValue(key=key)
-    if isinstance(value, str):
-        item.value.string_value = value
-    else:
-        item.value.int_value = value
-    return item
-
-
 def test_the_otlp_door_stores_nul_characters_as_replacement_characters(writer, org):
-    request = trace_service_pb2.ExportTraceServiceRequest()
-    resource_spans = request.resource_spans.add()
-    resource_spans.resource.attributes.append(_kv("service.name", f"bot{NUL}"))
-    span = resource_spans.scope_spans.add().spans.add()
-    span.trace_id, span.span_id = bytes.fromhex(new_trace_id()), bytes.fromhex(new_span_id())
-    span.name = f"chat{NUL}"
-    span.start_time_unix_nano = time.time_ns() - 60 * 10**9
-    span.end_time_unix_nano = span.start_time_unix_nano + 10**9
-    span.attributes.extend(
-        [
-            _kv("gen_ai.operation.name", "chat"),
-            _kv("gen_ai.provider.name", "openai"),
-            _kv("gen_ai.request.model", f"gpt{NUL}4o"),
-            _kv("gen_ai.usage.input_tokens", 10),
-            _kv("session.id", f"s{NUL}1"),
-        ]
+    request = trace_service_pb2.ExportTraceServiceRequest.FromString(
+        otel_helpers.otlp_protobuf(otel_helpers.captured_spans(count=1))
     )
+    resource = request.resource_spans[0].resource
+    span = next(s for r in request.resource_spans for ss in r.scope_spans for s in ss.spans if s.name == "chat gpt-4o")
+    span.name = f"chat{NUL}"
+    for item in [*span.attributes, *resource.attributes]:
+        if item.key in ("gen_ai.request.model", "gen_ai.response.model", "gen_ai.conversation.id", "service.name"):
+            item.value.string_value += NUL
     response = writer.post("/v1/traces", data=request.SerializeToString(), content_type="application/x-protobuf")
     assert response.status_code == 200, response.content
     (row,) = stored_spans(org.pk)
-    assert (row["model"], row["span_name"], row["session_id"]) == (f"gpt{FFFD}4o", f"chat{FFFD}", f"s{FFFD}1")
-    assert row["attributes"]["resource"]["service.name"] == f"bot{FFFD}"
+    assert (row["model"], row["span_name"]) == (f"gpt-4o-2024-08-06{FFFD}", f"chat{FFFD}")
+    assert row["session_id"] == f"conv-1{FFFD}"
+    assert row["attributes"]["resource"]["service.name"] == f"chatbot{FFFD}"
 
 
 def test_a_filter_value_with_nul_finds_the_spans_stored_from_it(writer, querier, org):

@@ -87,28 +87,31 @@ def test_resending_the_same_export_counts_once(live_server, org, ingest_key):
     assert sum(r["request_count"] for r in rollup_rows("llm_metrics_1hour", org.pk)) == 2
 
 
+def llm_spans_of(document: dict) -> list[dict]:
+    return [s for s in document["resourceSpans"][0]["scopeSpans"][0]["spans"] if s["name"] == "chat gpt-4o"]
+
+
+def partial_success(url: str, document: dict, key: str):
+    response = httpx.post(f"{url}/v1/traces", json=document, headers={"x-api-key": key}, timeout=30)
+    assert response.status_code == 200
+    return json_format.Parse(response.text, trace_service_pb2.ExportTraceServiceResponse()).partial_success
+
+
 def test_invalid_spans_give_partial_success(live_server, org, ingest_key):
     document = otel_helpers.otlp_json(otel_helpers.captured_spans(count=2))
-    spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
-    llm = [s for s in spans if s["name"] == "chat gpt-4o"]
-    llm[0]["traceId"] = "0" * 32
-    response = httpx.post(f"{live_server.url}/v1/traces", json=document, headers={"x-api-key": ingest_key}, timeout=30)
-    assert response.status_code == 200
-    parsed = json_format.Parse(response.text, trace_service_pb2.ExportTraceServiceResponse())
-    assert parsed.partial_success.rejected_spans == 1
-    assert "traceId" in parsed.partial_success.error_message
+    llm_spans_of(document)[0]["traceId"] = "0" * 32
+    rejected = partial_success(live_server.url, document, ingest_key)
+    assert rejected.rejected_spans == 1
+    assert "traceId" in rejected.error_message
     assert len(stored_spans(org.pk)) == 1
 
 
 def test_times_no_column_can_hold_reject_their_span_and_the_batch_is_stored(live_server, org, ingest_key):
     document = otel_helpers.otlp_json(otel_helpers.captured_spans(count=3))
-    spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
-    llm = [s for s in spans if s["name"] == "chat gpt-4o"]
-    llm[0]["endTimeUnixNano"] = str(int(llm[0]["startTimeUnixNano"]) + 20 * 86_400 * 10**9)  # lasts 20 days
-    llm[1]["startTimeUnixNano"] = llm[1]["endTimeUnixNano"] = "99999999999999999999999"  # past uint64: no start
-    response = httpx.post(f"{live_server.url}/v1/traces", json=document, headers={"x-api-key": ingest_key}, timeout=30)
-    assert response.status_code == 200
-    parsed = json_format.Parse(response.text, trace_service_pb2.ExportTraceServiceResponse())
-    assert parsed.partial_success.rejected_spans == 2
-    assert "longer than a span can last" in parsed.partial_success.error_message
+    twenty_days, past_uint64, _ = llm_spans_of(document)
+    twenty_days["endTimeUnixNano"] = str(int(twenty_days["startTimeUnixNano"]) + 20 * 86_400 * 10**9)
+    past_uint64["startTimeUnixNano"] = past_uint64["endTimeUnixNano"] = "99999999999999999999999"  # read as none
+    rejected = partial_success(live_server.url, document, ingest_key)
+    assert rejected.rejected_spans == 2
+    assert "longer than a span can last" in rejected.error_message
     assert len(stored_spans(org.pk)) == 1
