@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
+from rest_framework.test import APIClient
 
 from metrics.ingest.validation import ALLOWED_FIELDS
 from metrics.query.parse import BODY_KEYS, GET_PARAMS
@@ -162,8 +163,6 @@ def test_the_query_endpoint(api_key_client, overrides):
     credential=st.one_of(st.text(st.characters(max_codepoint=255), max_size=40), st.sampled_from(EDGE_STRINGS)),
 )
 def test_the_auth_and_api_key_endpoints(org, make_member, client_for, body, key_body, key_id, credential):
-    from rest_framework.test import APIClient
-
     anonymous = APIClient()
     assert_no_server_error(anonymous.post("/api/v1/auth/token", data=dumps(body), content_type="application/json"))
     assert_no_server_error(
