@@ -9,7 +9,7 @@ from metrics.query.sql_parts import (
     needed_identities,
     where_sql,
 )
-from metrics.rollups.measures import BITMAP_CHUNK_BITS, identity_bitmap
+from metrics.rollups.measures import chunk_and_bit_sql, identity_bitmap
 
 ACTIVITY_TABLES = {"user_id": "llm_users_1day", "session_id": "llm_sessions_1day"}
 
@@ -21,7 +21,7 @@ def bitmap_unique_sql(query: MetricsQuery, segments: list[Segment], identity: st
     count only when their bit is not already set (their numbers come from llm_identities).
     """
     bitmaps, edges = [], []
-    chunk_of, bit_of = f"i.ordinal / {BITMAP_CHUNK_BITS}", f"mod(i.ordinal, {BITMAP_CHUNK_BITS})"
+    chunk_of, bit_of = chunk_and_bit_sql("i.ordinal")
     for segment in segments:
         if segment.source == RAW:
             bucket = bucket_expression(query, "t.ts", params)

@@ -21,7 +21,6 @@ from typing import Any
 from metrics.rollups.identities import ordinal_column, queued_ordinals_sql, with_ordinals_sql
 from metrics.rollups.measures import (
     ACTIVITY_ROLLUPS,
-    BITMAP_CHUNK_BITS,
     ERROR_ROLLUPS,
     IDENTITY_BITMAPS,
     MEASURES,
@@ -35,6 +34,7 @@ from metrics.rollups.measures import (
     IdentityBitmap,
     Measure,
     Rollup,
+    chunk_and_bit_sql,
 )
 
 # The span columns the rollups read; the ingest statement returns exactly these.
@@ -243,6 +243,7 @@ def bitmap_upsert_sql(bitmap: IdentityBitmap, source: str) -> str:
     so a re-sent span adds nothing here either.
     """
     ordinal = ordinal_column(bitmap.span_column)
+    chunk, bit = chunk_and_bit_sql(ordinal)
     return f"""INSERT INTO {bitmap.table} AS t (org_id, bucket, chunk, bits)
     SELECT org_id, bucket, chunk, string_agg(repeat('0', bit - previous - 1) || '1', '' ORDER BY bit)::varbit
     FROM (
@@ -250,7 +251,7 @@ def bitmap_upsert_sql(bitmap: IdentityBitmap, source: str) -> str:
                lag(bit, 1, -1) OVER (PARTITION BY org_id, bucket, chunk ORDER BY bit) AS previous
         FROM (
             SELECT DISTINCT org_id, {_bucket(bitmap.grain)} AS bucket,
-                   {ordinal} / {BITMAP_CHUNK_BITS} AS chunk, mod({ordinal}, {BITMAP_CHUNK_BITS}) AS bit
+                   {chunk} AS chunk, {bit} AS bit
             FROM {source}
             WHERE {ordinal} IS NOT NULL
         ) AS seen

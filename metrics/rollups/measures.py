@@ -171,6 +171,13 @@ class IdentityBitmap:
 # stored in the row without compression (toast_tuple_target 8160, as the rollups since 0017).
 BITMAP_CHUNK_BITS = 32_768
 
+
+def chunk_and_bit_sql(number: str) -> tuple[str, str]:
+    """SQL for the chunk of identity number `number` and its bit within that chunk (mod(), not %:
+    the statements carry %-style parameters)."""
+    return f"{number} / {BITMAP_CHUNK_BITS}", f"mod({number}, {BITMAP_CHUNK_BITS})"
+
+
 IDENTITY_BITMAPS: tuple[IdentityBitmap, ...] = tuple(
     IdentityBitmap(f"llm_{noun}_bitmap_{grain}", column, GRAINS_BY_NAME[grain])
     for noun, column in (("users", "user_id"), ("sessions", "session_id"))
