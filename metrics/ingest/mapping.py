@@ -5,6 +5,7 @@ OpenInference, OpenLIT, Langfuse, the Vercel AI SDK and Pydantic AI. Each table 
 attribute names in priority order; the first non-empty value wins.
 """
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -400,10 +401,11 @@ def map_costs(attributes: dict[str, Any], picked: dict[str, Any], has_tokens: bo
 
 def _seconds_to_us(value: Any, units_per_second: int = 1) -> int | None:
     try:
-        seconds = float(value) / units_per_second
+        us = float(value) / units_per_second * 1_000_000
     except (TypeError, ValueError):
         return None
-    return round(seconds * 1_000_000) if 0 <= seconds <= MAX_DURATION_US / 1_000_000 else None  # not NaN or inf
+    # NaN and infinity (also 1e303 s times a million) fail; the upper bound of a TTFT is map_ttft_us's.
+    return round(us) if 0 <= us < math.inf else None
 
 
 def _langfuse_ttft_us(value: Any, start_ns: int) -> int | None:
