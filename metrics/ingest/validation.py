@@ -12,7 +12,12 @@ from typing import Any
 from metrics.ingest.records import SpanRecord
 from metrics.models.spans import STATUS_CODES, STATUS_ERROR, STATUS_UNSET
 
-MAX_TOKENS = 10**12
+# A token count per span. One LLM call reads and writes far less (the largest context windows
+# hold ~10M tokens). The cap also keeps every rollup's bigint token sums from overflowing: a
+# total (prompt + completion, up to twice this) times 50,000 spans/s into one organization,
+# model and day for the whole day stays below 2^63. An overflow would fail every fold, and
+# with it every organization's rollups, for as long as those spans stayed queued.
+MAX_TOKENS = 10**9
 MAX_COST = Decimal("1000000")
 MAX_DURATION_MS = Decimal("999999999")  # numeric(12,3)
 MAX_DURATION_US = int(MAX_DURATION_MS) * 1000  # durations and TTFT travel in µs

@@ -6,9 +6,11 @@ from decimal import Decimal
 
 import orjson
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from metrics.ingest import validation
+from metrics.rollups.measures import ROLLUPS
 from observatory import errors
 from tests.metrics.factories import json_span, money, rollup_rows, stored_spans
 
@@ -102,6 +104,40 @@ def test_valid_spans_are_stored_when_others_are_rejected(writer, org):
         {"index": 0, "errors": [validation.MSG_TOKENS.format(name="prompt_tokens", maximum=validation.MAX_TOKENS)]}
     ]
     assert [r["span_id"] for r in stored_spans(org.pk)] == [good["span_id"]]
+
+
+def test_token_counts_at_the_cap_are_stored_and_summed_exactly_and_past_it_refused(writer, org):
+    cap = validation.MAX_TOKENS
+    at_cap = [json_span(prompt_tokens=cap, completion_tokens=cap) for _ in range(3)]
+    past_cap = json_span(completion_tokens=cap + 1)
+    response = post(writer, [*at_cap, past_cap])
+    assert response.status_code == 200, response.json()
+    assert response.json()["accepted"] == 3
+    assert response.json()["rejected"] == [
+        {"index": 3, "errors": [validation.MSG_TOKENS.format(name="completion_tokens", maximum=cap)]}
+    ]
+    for table in ("llm_metrics_1hour", "llm_totals_1day", "llm_models_env_1day"):
+        (row,) = rollup_rows(table, org.pk)
+        assert (row["prompt_tokens_sum"], row["completion_tokens_sum"], row["total_tokens_sum"]) == (
+            3 * cap,
+            3 * cap,
+            3 * 2 * cap,
+        ), table
+
+
+def test_the_token_cap_keeps_every_rollup_token_sum_within_bigint():
+    """A day of one organization and model at 50,000 spans/s, each at the cap (its total twice
+    that), fits every bigint token sum of the rollups: no fold can fail on it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT data_type FROM information_schema.columns"
+            " WHERE table_name = ANY(%s) AND column_name LIKE '%%tokens_sum'",
+            [[r.table for r in ROLLUPS]],
+        )
+        types = {row[0] for row in cursor.fetchall()}
+    assert types == {"bigint"}
+    largest_per_span = 2 * validation.MAX_TOKENS  # total_tokens = prompt + completion when not sent
+    assert largest_per_span * 50_000 * 86_400 <= 2**63 - 1
 
 
 def test_a_span_without_cost_is_priced(writer, org):

@@ -16,7 +16,7 @@ from metrics.ingest.mapping import (
 )
 from metrics.ingest.otlp import OtlpEvent, OtlpSpan
 from metrics.ingest.records import SpanRecord
-from metrics.ingest.validation import MAX_DURATION_US
+from metrics.ingest.validation import MAX_DURATION_US, MAX_TOKENS
 
 START = 1_764_000_000_000_000_000  # ns
 END = START + 1_500_000_000  # 1.5 s later
@@ -86,6 +86,18 @@ def test_genai_older_conventions():
     assert (record.provider, record.model) == ("openai", "gpt-4o-mini")
     assert (record.prompt_tokens, record.completion_tokens, record.total_tokens) == (120, 30, 150)
     assert record.environment == "staging"
+
+
+def test_token_counts_past_the_cap_are_dropped_and_the_span_kept():
+    record = mapped(
+        {
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": MAX_TOKENS,
+            "gen_ai.usage.output_tokens": MAX_TOKENS + 1,
+        }
+    )
+    assert (record.prompt_tokens, record.completion_tokens, record.total_tokens) == (MAX_TOKENS, None, MAX_TOKENS)
 
 
 def test_openllmetry_legacy():
