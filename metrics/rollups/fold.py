@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 
-from django.db import close_old_connections, connection, transaction
+from django.db import DataError, close_old_connections, connection, transaction
 
 from metrics.rollups.identities import ordinal_column
 from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, add_gathered, gather_spans
@@ -64,9 +64,9 @@ def queue_is_empty() -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def fold_pending(min_period: float = 0.0) -> int:
-    """Adds every queued span to the rollups; returns how many (0 when another fold is running,
-    or when the last fold began less than `min_period` seconds ago)."""
+def fold_pending(min_period: float = 0.0, org_id: int | None = None) -> int:
+    """Adds every queued span (or only `org_id`'s) to the rollups; returns how many (0 when
+    another fold is running, or when the last fold began less than `min_period` seconds ago)."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [FOLD_LOCK])
         if not cursor.fetchone()[0]:
@@ -89,8 +89,9 @@ def fold_pending(min_period: float = 0.0) -> int:
             "SELECT set_config('work_mem', '64MB', true), set_config('lock_timeout', %s, true)",
             [f"{FOLD_LOCK_TIMEOUT_MS}ms"],
         )
-        taken = f"taken AS (DELETE FROM {QUEUE} RETURNING {_COLUMNS}, {_NUMBERS})"
-        folded = gather_spans(cursor, FOLD_SOURCE, taken, "taken", queued=True)
+        only_org, params = ("", None) if org_id is None else (" WHERE org_id = %(org_id)s", {"org_id": org_id})
+        taken = f"taken AS (DELETE FROM {QUEUE}{only_org} RETURNING {_COLUMNS}, {_NUMBERS})"
+        folded = gather_spans(cursor, FOLD_SOURCE, taken, "taken", params, queued=True)
         add_gathered(cursor, FOLD_SOURCE, folded)
     return folded
 
@@ -121,12 +122,39 @@ def vacuum_queue() -> None:
 
 
 def fold_quietly(min_period: float = 0.0) -> int | None:
-    """fold_pending for callers whose spans are committed: a failure is logged (None), the next fold retries."""
+    """fold_pending for callers whose spans are committed: a failure is logged (None), the next fold retries.
+
+    A fold that fails on the data itself (a value a rollup column cannot hold) would fail again
+    on every retry, and one fold takes every organization's spans: it is then folded again one
+    organization at a time, so only the organization whose spans fail waits. (A fold per
+    organization costs more: a degraded mode for as long as those spans stay queued, which the
+    error logged for each fold and the queue's Prometheus gauge make visible.)
+    """
     try:
-        return fold_pending(min_period)
+        try:
+            return fold_pending(min_period)
+        except DataError:
+            return fold_each_organization()
     except Exception as exc:  # noqa: BLE001 - the spans stay queued; nothing is lost
         logger.warning("folding queued spans into the rollups failed (%s); the next fold retries", type(exc).__name__)
         return None
+
+
+def fold_each_organization() -> int:
+    """Folds the queue one organization at a time; an organization whose fold fails keeps its
+    spans queued (logged as an error: it needs someone to look) and the others go on."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT org_id FROM {QUEUE} ORDER BY org_id")
+        org_ids = [row[0] for row in cursor.fetchall()]
+    folded = 0
+    for org_id in org_ids:
+        try:
+            folded += fold_pending(org_id=org_id)
+        except Exception as exc:  # noqa: BLE001 - this organization's spans stay queued
+            logger.error(
+                "folding the queued spans of organization %s failed (%s); they stay queued", org_id, type(exc).__name__
+            )
+    return folded
 
 
 _started = threading.Event()

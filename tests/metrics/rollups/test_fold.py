@@ -1,0 +1,56 @@
+"""Folding the rollup queue: one organization's spans that cannot be folded hold back no other's."""
+
+import logging
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+
+from metrics.ingest.validation import parse_json_span
+from metrics.rollups.fold import QUEUE, fold_quietly
+from tests.metrics.factories import json_span, rollup_rows, store_unfolded
+
+pytestmark = pytest.mark.django_db
+
+BIGINT_MAX = 2**63 - 1
+
+
+def queued(org_id: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {QUEUE} WHERE org_id = %s", [org_id])
+        return int(cursor.fetchone()[0])
+
+
+def test_an_organization_whose_spans_cannot_be_folded_holds_back_no_other(org, other_org, caplog):
+    # given: org's daily totals already at bigint's largest token sum (written here: no ingest
+    # reaches it), so adding any token to them fails, and a span of each organization queued
+    span, other_span = json_span(prompt_tokens=1000), json_span(prompt_tokens=700)
+    day = datetime.fromisoformat(span["start_time"]).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO llm_totals_1day (org_id, bucket, prompt_tokens_sum) VALUES (%s, %s, %s)",
+            [org.pk, day, BIGINT_MAX],
+        )
+    store_unfolded(org.pk, [parse_json_span(span)])
+    store_unfolded(other_org.pk, [parse_json_span(other_span)])
+
+    # when
+    with caplog.at_level(logging.ERROR, logger="metrics.rollups.fold"):
+        folded = fold_quietly()
+
+    # then: the other organization's span is in its rollups; org's waits in the queue, named in the log
+    assert folded == 1
+    (other_totals,) = rollup_rows("llm_totals_1day", other_org.pk)
+    assert (other_totals["request_count"], other_totals["prompt_tokens_sum"]) == (1, 700)
+    assert sum(row["request_count"] for row in rollup_rows("llm_metrics_1min", other_org.pk)) == 1
+    assert (queued(org.pk), queued(other_org.pk)) == (1, 0)
+    assert rollup_rows("llm_metrics_1min", org.pk) == []  # none of its rollups took the span
+    assert any(f"organization {org.pk}" in record.getMessage() for record in caplog.records)
+
+    # and once the row is mended, the next fold takes the span that waited
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE llm_totals_1day SET prompt_tokens_sum = 0 WHERE org_id = %s", [org.pk])
+    assert fold_quietly() == 1
+    (totals,) = rollup_rows("llm_totals_1day", org.pk)
+    assert (totals["request_count"], totals["prompt_tokens_sum"]) == (1, 1000)
+    assert queued(org.pk) == 0
