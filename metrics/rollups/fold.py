@@ -23,6 +23,7 @@ wait on each other's rollup rows.
 import logging
 import threading
 import time
+from collections.abc import Collection
 
 from django.db import DataError, close_old_connections, connection, transaction
 
@@ -46,6 +47,9 @@ FOLD_PERIOD_SECONDS = 0.25
 # and emptiness check scans them. A thread of each server process vacuums the queue this often.
 VACUUM_INTERVAL_SECONDS = 5.0
 FOLD_LOCK_TIMEOUT_MS = 200
+# An organization whose spans a fold could not take has them retried alone this often, while
+# everyone else's are folded together as usual (see fold_quietly).
+HELD_BACK_RETRY_SECONDS = 5.0
 
 _COLUMNS = ", ".join(SPAN_COLUMNS_FOR_ROLLUPS)
 _NUMBERS = ", ".join(ordinal_column(identity) for identity in IDENTITY_COLUMNS)
@@ -64,9 +68,10 @@ def queue_is_empty() -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def fold_pending(min_period: float = 0.0, org_id: int | None = None) -> int:
-    """Adds every queued span (or only `org_id`'s) to the rollups; returns how many (0 when
-    another fold is running, or when the last fold began less than `min_period` seconds ago)."""
+def fold_pending(min_period: float = 0.0, org_id: int | None = None, skipping: Collection[int] = ()) -> int:
+    """Adds every queued span (only `org_id`'s, or all but those of the organizations `skipping`)
+    to the rollups; returns how many (0 when another fold is running, or when the last fold
+    began less than `min_period` seconds ago)."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [FOLD_LOCK])
         if not cursor.fetchone()[0]:
@@ -89,8 +94,12 @@ def fold_pending(min_period: float = 0.0, org_id: int | None = None) -> int:
             "SELECT set_config('work_mem', '64MB', true), set_config('lock_timeout', %s, true)",
             [f"{FOLD_LOCK_TIMEOUT_MS}ms"],
         )
-        only_org, params = ("", None) if org_id is None else (" WHERE org_id = %(org_id)s", {"org_id": org_id})
-        taken = f"taken AS (DELETE FROM {QUEUE}{only_org} RETURNING {_COLUMNS}, {_NUMBERS})"
+        which, params = "", None
+        if org_id is not None:
+            which, params = " WHERE org_id = %(org_id)s", {"org_id": org_id}
+        elif skipping:
+            which, params = " WHERE org_id <> ALL(%(skipping)s)", {"skipping": list(skipping)}
+        taken = f"taken AS (DELETE FROM {QUEUE}{which} RETURNING {_COLUMNS}, {_NUMBERS})"
         folded = gather_spans(cursor, FOLD_SOURCE, taken, "taken", params, queued=True)
         add_gathered(cursor, FOLD_SOURCE, folded)
     return folded
@@ -121,39 +130,55 @@ def vacuum_queue() -> None:
         cursor.execute(f"VACUUM (SKIP_LOCKED) {QUEUE}")
 
 
+# Organizations whose spans the last try could not fold, in this process: when to try again.
+_held_back: dict[int, float] = {}
+
+
 def fold_quietly(min_period: float = 0.0) -> int | None:
     """fold_pending for callers whose spans are committed: a failure is logged (None), the next fold retries.
 
     A fold that fails on the data itself (a value a rollup column cannot hold) would fail again
     on every retry, and one fold takes every organization's spans: it is then folded again one
-    organization at a time, so only the organization whose spans fail waits. (A fold per
-    organization costs more: a degraded mode for as long as those spans stay queued, which the
-    error logged for each fold and the queue's Prometheus gauge make visible.)
+    organization at a time. An organization whose spans still fail is held back: later folds
+    take everyone else's together, as usual, and retry its spans alone every
+    HELD_BACK_RETRY_SECONDS (each failure logged as an error naming it), until they fold.
     """
     try:
         try:
-            return fold_pending(min_period)
+            folded = fold_pending(min_period, skipping=list(_held_back))
         except DataError:
             return fold_each_organization()
+        now = time.monotonic()
+        due = [org_id for org_id, retry_at in _held_back.items() if retry_at <= now]
+        return folded + fold_each_organization(due) if due else folded
     except Exception as exc:  # noqa: BLE001 - the spans stay queued; nothing is lost
         logger.warning("folding queued spans into the rollups failed (%s); the next fold retries", type(exc).__name__)
         return None
 
 
-def fold_each_organization() -> int:
-    """Folds the queue one organization at a time; an organization whose fold fails keeps its
-    spans queued (logged as an error: it needs someone to look) and the others go on."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT DISTINCT org_id FROM {QUEUE} ORDER BY org_id")
-        org_ids = [row[0] for row in cursor.fetchall()]
+def fold_each_organization(org_ids: list[int] | None = None) -> int:
+    """Folds the queued spans of each organization (of `org_ids`, or every one queued) alone;
+    one whose fold fails on its data is held back, its spans queued, and the others go on."""
+    if org_ids is None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT DISTINCT org_id FROM {QUEUE} ORDER BY org_id")
+            org_ids = [row[0] for row in cursor.fetchall()]
     folded = 0
     for org_id in org_ids:
         try:
             folded += fold_pending(org_id=org_id)
-        except Exception as exc:  # noqa: BLE001 - this organization's spans stay queued
+        except DataError as exc:
+            _held_back[org_id] = time.monotonic() + HELD_BACK_RETRY_SECONDS
             logger.error(
-                "folding the queued spans of organization %s failed (%s); they stay queued", org_id, type(exc).__name__
+                "folding the queued spans of organization %s failed (%s); they stay queued and are retried in %s s",
+                org_id,
+                type(exc).__name__,
+                HELD_BACK_RETRY_SECONDS,
             )
+        except Exception as exc:  # noqa: BLE001 - not the data (the database, a lock): the next fold retries
+            logger.warning("folding the queued spans of organization %s failed (%s)", org_id, type(exc).__name__)
+        else:
+            _held_back.pop(org_id, None)
     return folded
 
 

@@ -7,12 +7,21 @@ import pytest
 from django.db import connection
 
 from metrics.ingest.validation import parse_json_span
+from metrics.rollups import fold
 from metrics.rollups.fold import QUEUE, fold_quietly
 from tests.metrics.factories import json_span, rollup_rows, store_unfolded
 
 pytestmark = pytest.mark.django_db
 
 BIGINT_MAX = 2**63 - 1
+
+
+@pytest.fixture(autouse=True)
+def _no_organization_held_back():
+    """Which organizations are held back is this process's memory: no test leaves one behind."""
+    fold._held_back.clear()
+    yield
+    fold._held_back.clear()
 
 
 def queued(org_id: int) -> int:
@@ -47,10 +56,22 @@ def test_an_organization_whose_spans_cannot_be_folded_holds_back_no_other(org, o
     assert rollup_rows("llm_metrics_1min", org.pk) == []  # none of its rollups took the span
     assert any(f"organization {org.pk}" in record.getMessage() for record in caplog.records)
 
-    # and once the row is mended, the next fold takes the span that waited
+    errors_logged = len(caplog.records)
+
+    # and while org is held back, the other's next span is folded in one fold, without a retry of
+    # org's before its time
+    store_unfolded(other_org.pk, [parse_json_span(json_span(prompt_tokens=300))])
+    with caplog.at_level(logging.ERROR, logger="metrics.rollups.fold"):
+        assert fold_quietly() == 1
+    assert rollup_rows("llm_totals_1day", other_org.pk)[0]["prompt_tokens_sum"] == 1000
+    assert (queued(org.pk), len(caplog.records)) == (1, errors_logged)
+
+    # and once the row is mended, the retry takes the span that waited
     with connection.cursor() as cursor:
         cursor.execute("UPDATE llm_totals_1day SET prompt_tokens_sum = 0 WHERE org_id = %s", [org.pk])
+    fold._held_back[org.pk] = 0.0  # its retry is due (HELD_BACK_RETRY_SECONDS have passed)
     assert fold_quietly() == 1
+    assert fold._held_back == {}
     (totals,) = rollup_rows("llm_totals_1day", org.pk)
     assert (totals["request_count"], totals["prompt_tokens_sum"]) == (1, 1000)
     assert queued(org.pk) == 0
