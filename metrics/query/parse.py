@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from metrics.query import catalog
+from metrics.query.catalog import Dimension
 from metrics.query.spec import (
     MSG_SORT_FIELD,
     MSG_TOO_MANY,
@@ -102,7 +103,7 @@ def parse_fill(value: Any, problems: Problems) -> bool:
     """`fill`: `none` or `zero`; True means emit empty buckets."""
     if value not in ("none", "zero"):
         problems.add("fill", "Must be none or zero.")
-    return value == "zero"
+    return bool(value == "zero")
 
 
 def query_from_params(params: Any, *, org_id: int, now: datetime | None = None) -> MetricsQuery:
@@ -157,7 +158,7 @@ def _body_metrics(items: Any, problems: Problems) -> list[MetricRequest]:
     if not isinstance(items, list) or not items:
         problems.add("metrics", "A non-empty list of {metric, aggregation, alias} objects is required.")
         return []
-    requests = []
+    requests: list[MetricRequest] = []
     for index, item in enumerate(items):
         where = f"metrics[{index}]"
         if not isinstance(item, dict) or not set(item) <= {"metric", "aggregation", "alias"}:
@@ -230,7 +231,9 @@ def _body_having(items: Any, problems: Problems) -> list[Having]:
     return conditions
 
 
-def _body_sort(item: Any, requests: list[MetricRequest], group_by: tuple, problems: Problems) -> Sort | None:
+def _body_sort(
+    item: Any, requests: list[MetricRequest], group_by: tuple[Dimension, ...], problems: Problems
+) -> Sort | None:
     if item is None:
         return None
     if not isinstance(item, dict) or not set(item) <= {"field", "descending"} or "field" not in item:

@@ -69,7 +69,7 @@ def batch_quantiles(
         chosen = keys[np.minimum(found, len(keys) - 1)]
         values[:, column] = np.where(chosen == ZERO_KEY, 0.0, 2.0 * GAMMA ** chosen.astype(np.float64) / (GAMMA + 1.0))
     present = lengths > 0
-    rows = list(map(tuple, values.tolist()))
+    answers: list[tuple[float | None, ...]] = list(map(tuple, values.tolist()))
     if not present.all():
-        rows = [row if has else none for row, has in zip(rows, present.tolist(), strict=True)]
-    return rows
+        answers = [answer if has else none for answer, has in zip(answers, present.tolist(), strict=True)]
+    return answers

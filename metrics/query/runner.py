@@ -85,6 +85,7 @@ def query_parts(query: MetricsQuery) -> list[MetricsQuery]:
     interval = query.interval
     if interval is None:
         return [query]
+    start_of: Callable[[int], datetime]
     if interval.is_calendar:
         starts = bucket_starts(query, ZoneInfo(query.timezone))
         count, start_of = len(starts), starts.__getitem__
@@ -132,7 +133,7 @@ def _fetch(plan: Plan) -> tuple[list[Record], dict[str, int]]:
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(built.sql, built.params, binary=True, prepare=False)
         # Records stay tuples, read by position: answers reach thousands of rows.
-        positions = {column.name: index for index, column in enumerate(cursor.description)}
+        positions = {column.name: index for index, column in enumerate(cursor.description or ())}
         records: list[Record] = cursor.fetchall()
     if built.finish_in_python:
         return with_percentiles(records, positions, plan.query)

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 from django.db import connection
@@ -82,7 +83,7 @@ def _period(request: SummaryRequest, start: datetime, end: datetime) -> dict[str
     )
     rows = run_query(query).rows
     values = rows[0] if rows else {}
-    period = {"start_time": format_timestamp(start, _utc()), "end_time": format_timestamp(end, _utc())}
+    period: dict[str, Any] = {"start_time": format_timestamp(start, _utc()), "end_time": format_timestamp(end, _utc())}
     for field in PERIOD_FIELDS:
         period[field] = values.get(field)
     if not rows:
@@ -102,6 +103,11 @@ def _change(current: Any, previous: Any) -> float | None:
     if current is None or previous in (None, 0):
         return None
     return round(float((Decimal(str(current)) - Decimal(str(previous))) / Decimal(str(previous)) * 100), 2)
+
+
+def _ranking_key(value_key: str, row: dict[str, Any]) -> tuple[Decimal, str, str]:
+    """Largest value first; ties by provider, then model."""
+    return -Decimal(str(row[value_key])), row["provider"] or "", row["model"] or ""
 
 
 def _top_items(request: SummaryRequest) -> dict[str, list[dict[str, Any]]]:
@@ -134,10 +140,10 @@ def _top_items(request: SummaryRequest) -> dict[str, list[dict[str, Any]]]:
     }
     result = {}
     for name, (value_key, share_key) in rankings.items():
-        total = sum(Decimal(str(row[share_key] or 0)) for row in rows)
+        total = sum((Decimal(str(row[share_key] or 0)) for row in rows), Decimal(0))
         ranked = sorted(
             (row for row in rows if row[value_key] not in (None, 0)),
-            key=lambda row, key=value_key: (-Decimal(str(row[key])), row["provider"] or "", row["model"] or ""),
+            key=partial(_ranking_key, value_key),
         )
         result[name] = [
             {
@@ -185,7 +191,8 @@ def _most_common_errors(request: SummaryRequest) -> list[tuple[str, str, int, st
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params.values)
-        return cursor.fetchall()
+        errors: list[tuple[str, str, int, str | None]] = cursor.fetchall()
+    return errors
 
 
 PERCENT_QUANTUM = Decimal("0.01")
