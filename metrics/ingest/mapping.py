@@ -471,8 +471,8 @@ def map_status(span: OtlpSpan, picked: dict[str, Any]) -> tuple[str, str | None,
 def map_environment(span: OtlpSpan) -> str:
     for key in ENVIRONMENT_KEYS:
         for source in (span.attributes, span.resource):
-            if (value := source.get(key)) is not None and (value := text(value)):
-                return value
+            if (value := source.get(key)) is not None and (found := text(value)):
+                return found
     return ""
 
 
@@ -524,6 +524,7 @@ def map_span(
     picked = pick(attributes) if picked is None else picked
     tokens = map_tokens(attributes, picked)
     has_tokens = tokens["prompt_tokens"] is not None or tokens["completion_tokens"] is not None
+    costs = map_costs(attributes, picked, has_tokens)
     status, error_type, error_message = map_status(span, picked)
     duration_us = (span.end_ns - span.start_ns) // 1000 if span.end_ns >= span.start_ns > 0 else None
     return SpanRecord(
@@ -544,8 +545,15 @@ def map_span(
         user_id=text(picked.get("user_id")),
         session_id=text(picked.get("session_id")),
         attributes=stored_attributes(span),
-        **tokens,
-        **map_costs(attributes, picked, has_tokens),
+        prompt_tokens=tokens["prompt_tokens"],
+        completion_tokens=tokens["completion_tokens"],
+        total_tokens=tokens["total_tokens"],
+        cache_read_tokens=tokens["cache_read_tokens"],
+        cache_write_tokens=tokens["cache_write_tokens"],
+        reasoning_tokens=tokens["reasoning_tokens"],
+        prompt_cost=costs["prompt_cost"],
+        completion_cost=costs["completion_cost"],
+        total_cost=costs["total_cost"],
     )
 
 

@@ -228,7 +228,8 @@ def _json_id(raw: Any, length: int) -> str | None:
 
 
 def _json_span(span: dict[str, Any], resource: dict[str, Any], scope: dict[str, Any]) -> OtlpSpan:
-    status = span.get("status") if isinstance(span.get("status"), dict) else {}
+    raw_status = span.get("status")
+    status: dict[str, Any] = raw_status if isinstance(raw_status, dict) else {}
     code = status.get("code", 0)
     if isinstance(code, str):
         code = _STATUS_NAMES.get(code, _json_int(code) or 0)

@@ -196,11 +196,13 @@ def load_price_data() -> None:
 
 def _plain_rates(model_price: Any) -> Rates | None:
     """Flat per-token prices, or None when the model has tiers (then genai-prices computes)."""
-    values = [getattr(model_price, name, None) for name in ("input_mtok", "output_mtok")]
-    cache = [getattr(model_price, name, None) for name in ("cache_read_mtok", "cache_write_mtok")]
-    if not all(isinstance(v, Decimal) for v in values) or not all(v is None or isinstance(v, Decimal) for v in cache):
+    input_rate, output_rate = (getattr(model_price, name, None) for name in ("input_mtok", "output_mtok"))
+    cache_read, cache_write = (getattr(model_price, name, None) for name in ("cache_read_mtok", "cache_write_mtok"))
+    if not (isinstance(input_rate, Decimal) and isinstance(output_rate, Decimal)):
         return None
-    return Rates(input=values[0], output=values[1], cache_read=cache[0], cache_write=cache[1])
+    if not all(v is None or isinstance(v, Decimal) for v in (cache_read, cache_write)):
+        return None
+    return Rates(input=input_rate, output=output_rate, cache_read=cache_read, cache_write=cache_write)
 
 
 @lru_cache(maxsize=4096)

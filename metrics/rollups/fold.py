@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Collection
+from typing import Any
 
 from django.db import DataError, close_old_connections, connection, transaction
 
@@ -94,7 +95,8 @@ def fold_pending(min_period: float = 0.0, org_id: int | None = None, skipping: C
             "SELECT set_config('work_mem', '64MB', true), set_config('lock_timeout', %s, true)",
             [f"{FOLD_LOCK_TIMEOUT_MS}ms"],
         )
-        which, params = "", None
+        which: str = ""
+        params: dict[str, Any] | None = None
         if org_id is not None:
             which, params = " WHERE org_id = %(org_id)s", {"org_id": org_id}
         elif skipping:
