@@ -106,6 +106,13 @@ def money(value: str) -> Decimal:
     return Decimal(value).quantize(Decimal("1e-10"))
 
 
+def queued_spans_of(org_id: int) -> int:
+    """How many of an organization's stored spans still wait in the rollup queue."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM llm_rollup_queue WHERE org_id = %s", [org_id])
+        return int(cursor.fetchone()[0])
+
+
 def store_unfolded(org_id: int, records: list[Any]) -> int:
     """Stores and queues span records as ingest does, without the fold that ingest then asks for."""
     from metrics.ingest import store

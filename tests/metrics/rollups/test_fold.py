@@ -8,8 +8,8 @@ from django.db import connection
 
 from metrics.ingest.validation import parse_json_span
 from metrics.rollups import fold
-from metrics.rollups.fold import QUEUE, fold_quietly
-from tests.metrics.factories import json_span, rollup_rows, store_unfolded
+from metrics.rollups.fold import fold_quietly
+from tests.metrics.factories import json_span, queued_spans_of, rollup_rows, store_unfolded
 
 pytestmark = pytest.mark.django_db
 
@@ -22,12 +22,6 @@ def _no_organization_held_back():
     fold._held_back.clear()
     yield
     fold._held_back.clear()
-
-
-def queued(org_id: int) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {QUEUE} WHERE org_id = %s", [org_id])
-        return int(cursor.fetchone()[0])
 
 
 def test_an_organization_whose_spans_cannot_be_folded_holds_back_no_other(org, other_org, caplog):
@@ -52,7 +46,7 @@ def test_an_organization_whose_spans_cannot_be_folded_holds_back_no_other(org, o
     (other_totals,) = rollup_rows("llm_totals_1day", other_org.pk)
     assert (other_totals["request_count"], other_totals["prompt_tokens_sum"]) == (1, 700)
     assert sum(row["request_count"] for row in rollup_rows("llm_metrics_1min", other_org.pk)) == 1
-    assert (queued(org.pk), queued(other_org.pk)) == (1, 0)
+    assert (queued_spans_of(org.pk), queued_spans_of(other_org.pk)) == (1, 0)
     assert rollup_rows("llm_metrics_1min", org.pk) == []  # none of its rollups took the span
     assert any(f"organization {org.pk}" in record.getMessage() for record in caplog.records)
 
@@ -64,7 +58,7 @@ def test_an_organization_whose_spans_cannot_be_folded_holds_back_no_other(org, o
     with caplog.at_level(logging.ERROR, logger="metrics.rollups.fold"):
         assert fold_quietly() == 1
     assert rollup_rows("llm_totals_1day", other_org.pk)[0]["prompt_tokens_sum"] == 1000
-    assert (queued(org.pk), len(caplog.records)) == (1, errors_logged)
+    assert (queued_spans_of(org.pk), len(caplog.records)) == (1, errors_logged)
 
     # and once the row is mended, the retry takes the span that waited
     with connection.cursor() as cursor:
@@ -74,4 +68,4 @@ def test_an_organization_whose_spans_cannot_be_folded_holds_back_no_other(org, o
     assert fold._held_back == {}
     (totals,) = rollup_rows("llm_totals_1day", org.pk)
     assert (totals["request_count"], totals["prompt_tokens_sum"]) == (1, 1000)
-    assert queued(org.pk) == 0
+    assert queued_spans_of(org.pk) == 0

@@ -14,7 +14,13 @@ from metrics.ingest import pipeline
 from metrics.ingest.validation import parse_json_span
 from metrics.rollups.measures import BITMAP_CHUNK_BITS, ERROR_DIMENSIONS, ERROR_ROLLUPS, IDENTITY_BITMAPS, ROLLUPS
 from metrics.rollups.rebuild import rebuild_rollups
-from tests.metrics.factories import bitmap_identities, number_identities_from, rollup_rows, store_unfolded
+from tests.metrics.factories import (
+    bitmap_identities,
+    number_identities_from,
+    queued_spans_of,
+    rollup_rows,
+    store_unfolded,
+)
 from tests.metrics.rollups.oracle import (
     expected_activity,
     expected_errors,
@@ -244,9 +250,7 @@ def test_spans_queued_when_a_day_is_rebuilt_are_counted_once(roles):
     # stored and queued, not folded yet (store_columns is ingest without its fold)
     records = [parse_json_span(span) for span in spans]
     store_unfolded(organization.pk, records)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM llm_rollup_queue WHERE org_id = %s", [organization.pk])
-        assert cursor.fetchone()[0] == 10
+    assert queued_spans_of(organization.pk) == 10
     # when: the rebuild counts them from llm_traces, then a fold runs
     rebuild_rollups(start=NOW - timedelta(days=1), end=NOW + timedelta(days=1), org_id=organization.pk)
     fold_pending()
@@ -288,9 +292,7 @@ def test_a_rebuild_builds_no_rows_past_their_table_retention_and_still_takes_the
     assert rollup_rows("llm_metrics_1min", organization.pk) == []  # past its 37 days: never read, not built
     for table in ("llm_metrics_1hour", "llm_metrics_1day", "llm_models_1hour", "llm_totals_1day"):
         assert sum(r["request_count"] for r in rollup_rows(table, organization.pk)) == 5, table
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM llm_rollup_queue WHERE org_id = %s", [organization.pk])
-        assert cursor.fetchone()[0] == 0
+    assert queued_spans_of(organization.pk) == 0
 
 
 @pytest.mark.parametrize("numbers_missing", [False, True], ids=["carried", "queued-before-0015"])
