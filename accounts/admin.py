@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -23,8 +24,7 @@ class MembershipInline(admin.TabularInline):
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     extra = 0
-    fields = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at")
     can_delete = False
     show_change_link = True
 
@@ -104,10 +104,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def is_active(self, obj: ApiKey) -> bool:
         return obj.is_active
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ["organization", "name", "scopes"]
-        return ["organization", "name", "scopes", *self.readonly_fields]
+            return ("organization", "name", "scopes")
+        return ("organization", "name", "scopes", *self.readonly_fields)
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         if obj is None:
@@ -122,7 +122,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             organization=form.cleaned_data["organization"],
             name=form.cleaned_data["name"],
             scopes=list(form.cleaned_data["scopes"]),
-            created_by=request.user,
+            created_by=request.user if isinstance(request.user, User) else None,
         )
         obj.pk = issued.api_key.pk
         obj.refresh_from_db()

@@ -29,7 +29,7 @@ def _bearer_token(request: Request) -> str | None:
 
 def api_key_from_request(request: Request) -> str | None:
     """The key from `x-api-key`, or from `Authorization: Bearer obs_...`."""
-    header_key = request.META.get("HTTP_X_API_KEY")
+    header_key: str | None = request.META.get("HTTP_X_API_KEY")
     if header_key:
         return header_key.strip()
     token = _bearer_token(request)
@@ -67,7 +67,8 @@ class ApiKeyAuthentication(BaseAuthentication):
 class MembershipJWTAuthentication(JWTAuthentication):
     """simplejwt access tokens, accepted only while the named membership still stands."""
 
-    def authenticate(self, request: Request) -> tuple[Any, Principal] | None:
+    # simplejwt declares its validated token as `request.auth`; ours is the Principal, as for keys.
+    def authenticate(self, request: Request) -> tuple[Any, Principal] | None:  # type: ignore[override]
         raw = _bearer_token(request)
         if raw is None:
             if get_authorization_header(request):

@@ -4,16 +4,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth import authenticate, get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import selectors
 from accounts.models import ApiKey, Membership, Organization, Role
 from accounts.scopes import API_KEY_SCOPES, DEFAULT_ROLES
-
-User = get_user_model()
 
 API_KEY_PREFIX = "obs_"
 API_KEY_DISPLAY_CHARS = 12
@@ -57,7 +55,7 @@ def organization_ensure(*, slug: str, name: str | None = None) -> Organization:
     return organization
 
 
-def user_ensure(*, username: str, password: str, email: str = "", superuser: bool = False) -> AbstractBaseUser:
+def user_ensure(*, username: str, password: str, email: str = "", superuser: bool = False) -> User:
     """Creates the user or resets its password, so seeding twice converges."""
     user, _ = User.objects.get_or_create(username=username, defaults={"email": email})
     user.set_password(password)
@@ -68,7 +66,7 @@ def user_ensure(*, username: str, password: str, email: str = "", superuser: boo
     return user
 
 
-def membership_set(*, user: AbstractBaseUser, organization: Organization, role: Role) -> Membership:
+def membership_set(*, user: User, organization: Organization, role: Role) -> Membership:
     membership, _ = Membership.objects.update_or_create(user=user, organization=organization, defaults={"role": role})
     return membership
 
@@ -93,7 +91,7 @@ def login_membership(*, username: str, password: str, organization_slug: str | N
 
 
 def api_key_issue(
-    *, organization: Organization, name: str, scopes: list[str], created_by: AbstractBaseUser | None = None
+    *, organization: Organization, name: str, scopes: list[str], created_by: User | None = None
 ) -> IssuedApiKey:
     """Creates a key; the returned secret is the only time it is ever visible."""
     unknown = sorted(set(scopes) - set(API_KEY_SCOPES))

@@ -73,7 +73,8 @@ class PrincipalRateThrottle(BaseThrottle):
         if principal is None:
             key = f"{key}:{self.get_ident(request)}"
         self.state = rate_limit_consume(key=key, limit=limit, window_seconds=settings.RATE_LIMIT_WINDOW_SECONDS)
-        request._request.rate_limit_state = self.state  # read by RateLimitHeadersMiddleware
+        # Read by RateLimitHeadersMiddleware, which sees the plain HttpRequest.
+        request._request.rate_limit_state = self.state  # type: ignore[attr-defined]
         return self.state.allowed
 
     def wait(self) -> float | None:

@@ -48,4 +48,5 @@ def tokens_for_membership(membership: Membership) -> dict[str, Any]:
 
 
 def access_for_membership(membership: Membership) -> str:
-    return tokens_for_membership(membership)["access"]
+    access: str = tokens_for_membership(membership)["access"]
+    return access

@@ -50,7 +50,7 @@ def ensure_database(url: str) -> None:
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     params = conninfo_to_dict(url)
-    name = params.get("dbname", "postgres")
+    name = str(params.get("dbname", "postgres"))
     try:
         psycopg.connect(url, connect_timeout=5).close()
     except psycopg.OperationalError:
@@ -177,7 +177,8 @@ def timings(samples: list[float]) -> dict[str, float]:
 def login(http: Any, url: str, slug: str) -> str:
     response = http.post(f"{url}/api/v1/auth/token", json={"username": f"{slug}-admin", "password": PASSWORD})
     response.raise_for_status()
-    return response.json()["access"]
+    access: str = response.json()["access"]
+    return access
 
 
 def run_scenario(http: Any, url: str, scenario: Any, token: str, warmup: int, requests: int) -> dict[str, Any]:
@@ -223,7 +224,7 @@ def warm_cache(http: Any, url: str, scenario: Any, token: str, workers: int) -> 
             return
 
 
-def time_floor(sql: str, params: dict[str, Any], runs: int) -> tuple[dict[str, float], list[tuple]]:
+def time_floor(sql: str, params: dict[str, Any], runs: int) -> tuple[dict[str, float], list[tuple[Any, ...]]]:
     from django.db import connection
 
     samples, rows = [], []
@@ -246,24 +247,25 @@ def time_floor(sql: str, params: dict[str, Any], runs: int) -> tuple[dict[str, f
     return timings(samples), rows
 
 
-def query_once(sql: str, params: dict[str, Any]) -> list[tuple]:
+def query_once(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 # ---- correctness checks ------------------------------------------------------------------------------
 
 
-def check_s1(body: dict[str, Any], floor_rows: list[tuple]) -> str:
+def check_s1(body: dict[str, Any], floor_rows: list[tuple[Any, ...]]) -> str:
     api = [(r["timestamp"], r["provider"], r["request_count"], round(r["total_cost"], 6)) for r in body["data"]]
     floor = [(b.isoformat().replace("+00:00", "Z"), p, int(n), round(float(c), 6)) for b, p, n, c in floor_rows]
     return "ok" if api == floor else f"MISMATCH: {len(api)} API rows vs {len(floor)} floor rows"
 
 
-def check_s3(body: dict[str, Any], floor_rows: list[tuple]) -> str:
+def check_s3(body: dict[str, Any], floor_rows: list[tuple[Any, ...]]) -> str:
     """The summary against the floor's document: both periods, the top lists and the common errors."""
     import orjson
 
@@ -282,13 +284,13 @@ def check_s3(body: dict[str, Any], floor_rows: list[tuple]) -> str:
         if have != want or not math.isclose(got["p95_duration_ms"], wanted["p95"], rel_tol=1e-9):
             problems.append(f"{name}: API {have} p95 {got['p95_duration_ms']} vs floor {want} p95 {wanted['p95']}")
     for ranking, items in body["top_items"].items():
-        have = [(i["provider"], i["model"], round(float(i["value"]), 6), i["percentage"]) for i in items]
-        want = [
+        have_top = [(i["provider"], i["model"], round(float(i["value"]), 6), i["percentage"]) for i in items]
+        want_top = [
             (i["provider"], i["model"], round(float(i["value"]), 6), float(i["percentage"]))
             for i in (document.get("top") or {}).get(ranking) or []
         ]
-        if have != want:
-            problems.append(f"top_items.{ranking}: API {have[:1]} vs floor {want[:1]}")
+        if have_top != want_top:
+            problems.append(f"top_items.{ranking}: API {have_top[:1]} vs floor {want_top[:1]}")
     have_errors = [(e["error_type"], e["count"]) for e in body["quality"]["most_common_errors"]]
     want_errors = [(e["error_type"], e["count"]) for e in document.get("errors") or []]
     if have_errors != want_errors:
@@ -296,7 +298,7 @@ def check_s3(body: dict[str, Any], floor_rows: list[tuple]) -> str:
     return "ok" if not problems else "MISMATCH: " + "; ".join(problems)
 
 
-def check_s3_raw(body: dict[str, Any], raw_rows: list[tuple]) -> str:
+def check_s3_raw(body: dict[str, Any], raw_rows: list[tuple[Any, ...]]) -> str:
     """The summary's current period against the raw spans (S3_CHECK)."""
     (current,) = raw_rows
     got = body["current_period"]
@@ -305,7 +307,7 @@ def check_s3_raw(body: dict[str, Any], raw_rows: list[tuple]) -> str:
     return "ok" if wanted == have else f"MISMATCH: API {have} vs raw spans {wanted}"
 
 
-def check_s5(body: dict[str, Any], floor_rows: list[tuple]) -> str:
+def check_s5(body: dict[str, Any], floor_rows: list[tuple[Any, ...]]) -> str:
     api = [(r["timestamp"], r["model"], r["requests"], round(r["p95"], 3), round(r["cost"], 6)) for r in body["data"]]
     floor = [
         (b.isoformat().replace("+00:00", "Z"), m, int(n), round(float(p), 3), round(float(c), 6))
@@ -339,7 +341,7 @@ def run_ingest(url: str, key: str, token: str, batches: int, clients: int) -> di
 
     def client(index: int) -> None:
         # The standard library's client: the lightest way to keep the load generator off the CPU.
-        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
+        connection = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=120)
         for body in bodies[index::clients]:
             connection.request("POST", "/v1/traces", body=body, headers=headers)
             response = connection.getresponse()
@@ -489,8 +491,7 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
             if result["statuses"] != [200]:
                 failures.append(f"{scenario.name} answered {result['statuses']}")
             if scenario.floor_sql:
-                start = scenario.params["start_time"] if scenario.params else scenario.body["start_time"]
-                stop = scenario.params["end_time"] if scenario.params else scenario.body["end_time"]
+                start, stop = scenario.time_range
                 params = {"org_id": large, "start": start, "end": stop}
                 floor, rows = time_floor(scenario.floor_sql, params, args.requests)
                 result["floor"] = floor

@@ -20,6 +20,12 @@ class Scenario:
     floor_sql: str | None = None
     check: Callable[[dict[str, Any]], None] | None = None
 
+    @property
+    def time_range(self) -> tuple[str, str]:
+        """The start and end times asked for, from the query string or the body."""
+        asked = self.params or self.body or {}
+        return asked["start_time"], asked["end_time"]
+
 
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")

@@ -320,6 +320,6 @@ def _generate_chunk(
                 "days": spec.days,
             },
         )
-        inserted = cursor.rowcount
+        inserted = int(cursor.rowcount)
         cursor.execute("DROP TABLE demo_models")
         return inserted

@@ -4,7 +4,8 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+
+from dj_database_url import DBConfig
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ SELECT pg_reload_conf();
 """
 
 
-def embedded_database_settings(data_dir: Path, database: str = EMBEDDED_DATABASE_NAME) -> dict[str, Any]:
+def embedded_database_settings(data_dir: Path, database: str = EMBEDDED_DATABASE_NAME) -> DBConfig:
     """Start (or reuse) the server under `data_dir` and return a Django DATABASES entry for it.
 
     The server is left running when this process exits so that later commands, gunicorn
@@ -32,18 +33,18 @@ def embedded_database_settings(data_dir: Path, database: str = EMBEDDED_DATABASE
     # pgserver warns about XDG_RUNTIME_DIR on headless machines; the fallback is fine.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver
+        from pgserver.postgres_server import get_server
         from psycopg.conninfo import conninfo_to_dict
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        server = pgserver.get_server(data_dir, cleanup_mode=None)
+        server = get_server(data_dir, cleanup_mode=None)
     # Settings that suit a metrics workload and take effect without a restart (see README).
     server.psql(EMBEDDED_TUNING)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
         logger.info("created embedded database %s under %s", database, data_dir)
-    params = conninfo_to_dict(server.get_uri(database))
+    params = {name: str(value) for name, value in conninfo_to_dict(server.get_uri(database)).items()}
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": params.get("dbname", database),

@@ -172,7 +172,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         if isinstance(exc, ApiError):
             headers.update(exc.headers)
         if isinstance(exc, exceptions.Throttled):
-            headers["Retry-After"] = str(int(exc.wait or 1))
+            # Throttled.wait is set by DRF's __init__ but missing from its stubs.
+            headers["Retry-After"] = str(int(exc.wait or 1))  # type: ignore[attr-defined]
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
             request = context.get("request")
             header = _authenticate_header(request)
@@ -189,7 +190,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 def _authenticate_header(request: Any) -> str | None:
     authenticators = getattr(request, "authenticators", None)
     if authenticators:
-        return authenticators[0].authenticate_header(request)
+        header: str | None = authenticators[0].authenticate_header(request)
+        return header
     return None
 
 

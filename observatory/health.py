@@ -32,7 +32,8 @@ def database_ok() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-            return cursor.fetchone() == (1,)
+            answered: bool = cursor.fetchone() == (1,)
+            return answered
     except Exception:  # noqa: BLE001 - any failure means "not ready"
         logger.warning("readiness: database check failed", exc_info=True)
         connection.close_if_unusable_or_obsolete()
@@ -43,7 +44,8 @@ def cache_ok() -> bool:
     """A real round trip through the configured cache (Redis or local memory)."""
     try:
         cache.set(_READY_PROBE_KEY, "1", timeout=5)
-        return cache.get(_READY_PROBE_KEY) == "1"
+        answered: bool = cache.get(_READY_PROBE_KEY) == "1"
+        return answered
     except Exception:  # noqa: BLE001 - any failure means "not ready"
         logger.warning("readiness: cache check failed", exc_info=True)
         return False
@@ -75,4 +77,5 @@ def prometheus_metrics(request: HttpRequest) -> HttpResponse:
         ROLLUP_QUEUE.set(queued_spans())
     except Exception:  # noqa: BLE001 - the other metrics are still worth a scrape
         logger.warning("prometheus: could not count the rollup queue", exc_info=True)
-    return ExportToDjangoView(request)
+    response: HttpResponse = ExportToDjangoView(request)
+    return response

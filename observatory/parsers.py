@@ -6,6 +6,7 @@ RecursionError, a 500 on every such endpoint, where orjson refuses nesting past 
 with a parse error (a 400). It also rejects NaN and Infinity, as DRF's strict parser did.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -16,7 +17,7 @@ from rest_framework.parsers import BaseParser
 class JSONParser(BaseParser):
     media_type = "application/json"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         try:
             return orjson.loads(stream.read())
         except orjson.JSONDecodeError as exc:

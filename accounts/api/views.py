@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -14,6 +15,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts import selectors, services
 from accounts.api import serializers as s
 from accounts.permissions import ANY_MEMBER, principal_of
+from accounts.principal import ApiKeyCaller
 from accounts.scopes import API_KEYS_MANAGE
 from accounts.tokens import ORG_ID_CLAIM, tokens_for, tokens_for_membership
 from observatory import errors
@@ -94,10 +96,11 @@ class MeView(APIView):
             if is_user
             else []
         )
+        caller = request.user
         payload = {
             "kind": principal.kind,
-            "username": request.user.get_username() if is_user else None,
-            "api_key_name": None if is_user else request.user.name,
+            "username": caller.get_username() if is_user else None,
+            "api_key_name": caller.name if isinstance(caller, ApiKeyCaller) else None,
             "organization": selectors.organization_by_slug(slug=principal.organization_slug),
             "role": principal.role,
             "permissions": sorted(principal.permissions),
@@ -128,8 +131,11 @@ class ApiKeyListCreateView(APIView):
         data = _validated(s.ApiKeyCreateInput, request.data)
         principal = principal_of(request)
         organization = selectors.organization_by_slug(slug=principal.organization_slug)
+        if organization is None:  # deleted since the credentials were checked
+            raise errors.ApiError(status_code=404, code=errors.NOT_FOUND, message=errors.MSG_NOT_FOUND)
+        creator = request.user if isinstance(request.user, User) else None
         issued = services.api_key_issue(
-            organization=organization, name=data["name"], scopes=list(data["scopes"]), created_by=request.user
+            organization=organization, name=data["name"], scopes=list(data["scopes"]), created_by=creator
         )
         body = s.ApiKeyOutput(issued.api_key).data | {"key": issued.secret}
         return Response(body, status=status.HTTP_201_CREATED)

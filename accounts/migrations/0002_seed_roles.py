@@ -1,6 +1,8 @@
 """Seeds the default roles of SPEC §3. Reversible: removes them again if unused."""
 
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 # Frozen here on purpose: a migration must not change meaning when the catalog evolves.
 ROLES = {
@@ -11,13 +13,13 @@ ROLES = {
 }
 
 
-def seed_roles(apps, schema_editor):
+def seed_roles(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     Role = apps.get_model("accounts", "Role")
     for name, (description, permissions) in ROLES.items():
         Role.objects.get_or_create(name=name, defaults={"description": description, "permissions": permissions})
 
 
-def unseed_roles(apps, schema_editor):
+def unseed_roles(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     Role = apps.get_model("accounts", "Role")
     Role.objects.filter(name__in=ROLES, memberships__isnull=True).delete()
 

@@ -118,7 +118,8 @@ class OtlpTracesView(APIView):
         result = pipeline.ingest(principal_of(request), candidates, skipped=skipped)
         return _otlp_success(result, media_type)
 
-    def handle_exception(self, exc: Exception) -> Response | HttpResponse:
+    # DRF's dispatch takes any HttpResponse from here; OTLP's failure bodies are not DRF Responses.
+    def handle_exception(self, exc: Exception) -> Response | HttpResponse:  # type: ignore[override]
         """Failures keep OTLP's shape: a google.rpc.Status in the request's encoding."""
         response = super().handle_exception(exc)
         data = getattr(response, "data", None)

@@ -205,7 +205,7 @@ QueryResponse = inline_serializer(
     },
 )
 
-_PERIOD_FIELDS = {
+_PERIOD_FIELDS: dict[str, serializers.Field] = {
     "start_time": serializers.DateTimeField(),
     "end_time": serializers.DateTimeField(),
     "total_requests": serializers.IntegerField(),

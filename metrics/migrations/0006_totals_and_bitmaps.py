@@ -7,6 +7,8 @@ them for every span (rollups are derived data; on an empty database this does no
 from pathlib import Path
 
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 SQL = Path(__file__).parent / "sql"
 NEW_TABLES = (
@@ -19,7 +21,7 @@ NEW_TABLES = (
 )
 
 
-def fill_new_rollups(apps, schema_editor) -> None:
+def fill_new_rollups(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     from metrics.rollups.rebuild import fill_new_rollup_tables
 
     fill_new_rollup_tables(NEW_TABLES)

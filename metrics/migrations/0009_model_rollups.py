@@ -6,12 +6,14 @@ Spans already stored get their rows from rebuild_rollups, as in 0006.
 from pathlib import Path
 
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 SQL = Path(__file__).parent / "sql"
 NEW_TABLES = ("llm_models_1hour", "llm_models_1day")
 
 
-def fill_model_rollups(apps, schema_editor) -> None:
+def fill_model_rollups(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     from metrics.rollups.rebuild import fill_new_rollup_tables
 
     fill_new_rollup_tables(NEW_TABLES)

@@ -3,11 +3,13 @@
 from pathlib import Path
 
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 SQL = Path(__file__).parent / "sql"
 
 
-def fill_stored_quantiles(apps, schema_editor) -> None:
+def fill_stored_quantiles(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     """Existing rows get their quantiles from their own sketches; upserts keep them from now on."""
     from metrics.rollups.maintenance import stored_quantiles_sql
     from metrics.rollups.measures import ROLLUPS_BY_TABLE

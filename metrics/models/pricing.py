@@ -39,5 +39,5 @@ class ModelPrice(models.Model):
         indexes = [models.Index(fields=["provider"], name="modelprice_provider")]
 
     def __str__(self) -> str:
-        scope = self.organization.slug if self.organization_id else "global"
+        scope = self.organization.slug if self.organization is not None else "global"
         return f"{self.provider}/{self.model_pattern} ({scope})"

@@ -5,6 +5,9 @@ the SQL that maintains the tables, so the three cannot drift apart (a test compa
 with the live table definitions too).
 """
 
+# Field is generic only in the stubs: the annotations below must not be evaluated at runtime.
+from __future__ import annotations
+
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
@@ -13,13 +16,13 @@ from django.db import models
 from metrics.rollups.measures import MEASURES, Measure
 
 
-def _measure_fields(measure: Measure) -> dict[str, models.Field]:
-    def number() -> models.Field:
+def _measure_fields(measure: Measure) -> dict[str, models.Field[Any, Any]]:
+    def number() -> models.Field[Any, Any]:
         if measure.numeric:
             return models.DecimalField(max_digits=38, decimal_places=10, null=True)
         return models.BigIntegerField(null=True)
 
-    fields: dict[str, models.Field] = {
+    fields: dict[str, models.Field[Any, Any]] = {
         f"{measure.name}_count": models.BigIntegerField(),
         f"{measure.name}_sum": models.DecimalField(max_digits=38, decimal_places=10)
         if measure.numeric
