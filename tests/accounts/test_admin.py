@@ -69,6 +69,7 @@ def test_adding_a_key_in_the_admin_shows_the_secret_once(admin_client_logged_in,
     api_key = ApiKey.objects.get(name="from admin")
     assert api_key.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert api_key.scopes == ["spans:write"]
+    assert api_key.created_by is not None and api_key.created_by.username == "operator"
     again = admin_client_logged_in.get(f"/admin/accounts/apikey/{api_key.pk}/change/").content.decode()
     assert secret not in again
 

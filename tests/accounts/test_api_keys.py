@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 
 def test_an_admin_creates_a_key_and_sees_the_secret_once(org, make_member, client_for):
     # given
-    admin = client_for(make_member("admin", org))
+    membership = make_member("admin", org)
+    admin = client_for(membership)
     # when
     created = admin.post(URL, {"name": "ingest", "scopes": ["spans:write"]}, format="json")
     listed = admin.get(URL)
@@ -26,6 +27,7 @@ def test_an_admin_creates_a_key_and_sees_the_secret_once(org, make_member, clien
     assert secret.startswith("obs_") and len(secret) > 40
     stored = ApiKey.objects.get(pk=created.json()["id"])
     assert stored.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert stored.created_by == membership.user
     assert secret not in str(ApiKey.objects.filter(pk=stored.pk).values().get())
     assert listed.status_code == 200
     assert [k["name"] for k in listed.json()] == ["ingest"]
@@ -41,6 +43,7 @@ def test_the_new_key_authenticates_and_records_its_use(org, make_member, client_
     me = key_client.get("/api/v1/auth/me")
     assert me.status_code == 200
     assert me.json()["kind"] == "api_key"
+    assert (me.json()["api_key_name"], me.json()["username"]) == ("reader", None)
     assert me.json()["permissions"] == ["metrics:read"]
     assert ApiKey.objects.get(name="reader").last_used_at is not None
 

@@ -38,6 +38,7 @@ def test_login_returns_tokens_naming_the_org_role_and_permissions(org, make_memb
     assert me_body["username"] == member.user.username
     assert me_body["organization"] == {"slug": "acme", "name": "Acme"}
     assert me_body["kind"] == "user"
+    assert me_body["api_key_name"] is None
 
 
 def test_login_with_a_wrong_password_is_refused(org, make_member):
