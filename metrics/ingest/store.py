@@ -97,9 +97,9 @@ queued AS (
     INSERT INTO {QUEUE} ({rollup_columns}, {", ".join(_NUMBER_COLUMNS)})
     SELECT {", ".join(f"i.{c}" for c in SPAN_COLUMNS_FOR_ROLLUPS)}, u.ordinal, s.ordinal
     FROM inserted i
-    LEFT JOIN unnest(%(user_id_values)b::text[], %(user_id_numbers)b::integer[]) AS u(value, ordinal)
+    LEFT JOIN unnest(%(user_id_values)b::text[], %(user_id_numbers)b::bigint[]) AS u(value, ordinal)
         ON u.value = i.user_id
-    LEFT JOIN unnest(%(session_id_values)b::text[], %(session_id_numbers)b::integer[]) AS s(value, ordinal)
+    LEFT JOIN unnest(%(session_id_values)b::text[], %(session_id_numbers)b::bigint[]) AS s(value, ordinal)
         ON s.value = i.session_id
 )
 SELECT count(*) FROM inserted"""

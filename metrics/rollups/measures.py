@@ -174,8 +174,9 @@ BITMAP_CHUNK_BITS = 32_768
 
 def chunk_and_bit_sql(number: str) -> tuple[str, str]:
     """SQL for the chunk of identity number `number` and its bit within that chunk (mod(), not %:
-    the statements carry %-style parameters)."""
-    return f"{number} / {BITMAP_CHUNK_BITS}", f"mod({number}, {BITMAP_CHUNK_BITS})"
+    the statements carry %-style parameters). Numbers are bigint; both results are integers, as
+    the chunk column is and as get_bit() and repeat() take them."""
+    return f"({number} / {BITMAP_CHUNK_BITS})::integer", f"mod({number}, {BITMAP_CHUNK_BITS})::integer"
 
 
 IDENTITY_BITMAPS: tuple[IdentityBitmap, ...] = tuple(

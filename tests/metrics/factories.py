@@ -78,7 +78,8 @@ def bitmap_identities(table: str, identity: str, org_id: int) -> dict[Any, set[s
         cursor.execute(
             "SELECT b.bucket, i.value FROM " + table + " b JOIN llm_identities i"
             " ON i.org_id = b.org_id AND i.kind = %(kind)s AND i.ordinal / %(chunk)s = b.chunk"
-            " AND mod(i.ordinal, %(chunk)s) < length(b.bits) AND get_bit(b.bits, mod(i.ordinal, %(chunk)s)) = 1"
+            " AND mod(i.ordinal, %(chunk)s) < length(b.bits)"
+            " AND get_bit(b.bits, mod(i.ordinal, %(chunk)s)::integer) = 1"
             " WHERE b.org_id = %(org)s",
             {"kind": identity, "chunk": BITMAP_CHUNK_BITS, "org": org_id},
         )
