@@ -8,7 +8,7 @@ from django.db import connection
 
 from metrics.query import sources
 from metrics.query.parse import query_from_body
-from metrics.rollups import fold
+from metrics.rollups import fold, identities
 from tests.metrics.factories import new_span_id, new_trace_id, number_identities_from, queued_spans_of, stored_spans
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +67,24 @@ def test_numbers_past_the_32_bit_range_keep_ingest_folds_and_unique_counts_exact
         expected = (len({s["user_id"] for s in in_range}), len({s["session_id"] for s in in_range}))
         (row,) = answer.json()["data"]
         assert (row["users"], row["sessions"]) == expected
+
+
+@pytest.mark.usefixtures("committed_db")
+def test_the_numbers_a_process_remembers_stay_bounded_and_right(org, monkeypatch):
+    # given: room for 100 remembered numbers, and batches of 60 new sessions each, numbered
+    # outside a transaction (as ingest does), so that their numbers may be remembered
+    monkeypatch.setattr(identities, "KNOWN_LIMIT", 100)
+    for batch in range(4):
+        sessions = [f"session-{batch}-{n}" for n in range(60)]
+        # when
+        numbers = identities.number_batch(org.pk, [], sessions)["session_id"]
+        # then: the batch's numbers are the stored ones; the process remembers at most 100
+        # numbers, this batch's among them, each as stored
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT value, ordinal FROM llm_identities WHERE org_id = %s", [org.pk])
+            stored = dict(cursor.fetchall())
+        assert numbers == {value: stored[value] for value in sessions}
+        remembered = {value: n for (org_id, _, value), n in identities._known.items() if org_id == org.pk}
+        assert len(identities._known) <= 100
+        assert set(sessions) <= set(remembered)
+        assert all(stored[value] == n for value, n in remembered.items())
