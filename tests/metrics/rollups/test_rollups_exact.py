@@ -162,8 +162,9 @@ def snapshot(org_id: int) -> dict:
 @given(
     batches=st.lists(st.lists(span_strategy, min_size=1, max_size=15), min_size=1, max_size=5),
     resend=st.booleans(),
-    # identity numbers from 0, or across a bitmap chunk's end (the 3 users, the 2 sessions)
-    first_number=st.sampled_from([0, BITMAP_CHUNK_BITS - 2, 5 * BITMAP_CHUNK_BITS - 1]),
+    # identity numbers from 0, across a bitmap chunk's end (the 3 users, the 2 sessions), or
+    # across the end of the 32-bit range (migration 0019)
+    first_number=st.sampled_from([0, BITMAP_CHUNK_BITS - 2, 5 * BITMAP_CHUNK_BITS - 1, 2**31 - 2]),
 )
 def test_rollups_equal_a_recomputation_after_batches_duplicates_and_late_spans(roles, batches, resend, first_number):
     # given: a fresh organization and batches that may repeat spans (same ids) within and across batches
