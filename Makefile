@@ -42,11 +42,13 @@ bench: install
 bench-smoke: install
 	$(PY) -m bench.run --spans 20000 --requests 20 --warmup 5 --ingest-batches 10 --smoke
 
-# Steady OTLP ingest with the visibility lag probed throughout (bench/soak.py; SOAK_RATE spans/s for SOAK_SECONDS).
+# Steady OTLP ingest with the visibility lag probed throughout (bench/soak.py; SOAK_RATE spans/s for SOAK_SECONDS;
+# SOAK_SESSIONS=per-span gives every span a session of its own).
 SOAK_RATE ?= 3000
 SOAK_SECONDS ?= 150
+SOAK_SESSIONS ?= recurring
 soak: install
-	$(PY) -m bench.soak --spans $(SPANS) --rate $(SOAK_RATE) --seconds $(SOAK_SECONDS)
+	$(PY) -m bench.soak --spans $(SPANS) --rate $(SOAK_RATE) --seconds $(SOAK_SECONDS) --sessions $(SOAK_SESSIONS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -31,8 +31,10 @@ def _kv(key: str, value: str | int) -> common_pb2.KeyValue:
     return item
 
 
-def otlp_body(spans: int, rng: random.Random, model: str | None = None) -> bytes:
-    """One ExportTraceServiceRequest of `spans` chat spans from the last minute (all of `model` if given)."""
+def otlp_body(spans: int, rng: random.Random, model: str | None = None, session_per_span: bool = False) -> bytes:
+    """One ExportTraceServiceRequest of `spans` chat spans from the last minute (all of `model` if
+    given). Sessions come from 20,000, or are new with every span (`session_per_span`: an
+    instrumentation sending a call's id as the session's)."""
     request = trace_service_pb2.ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
     resource_spans.resource.attributes.extend(
@@ -58,7 +60,10 @@ def otlp_body(spans: int, rng: random.Random, model: str | None = None) -> bytes
                 _kv("gen_ai.usage.input_tokens", rng.randint(10, 5000)),
                 _kv("gen_ai.usage.output_tokens", rng.randint(10, 1000)),
                 _kv("user.id", f"user-{rng.randint(1, 2000)}"),
-                _kv("session.id", f"session-{rng.randint(1, 20000)}"),
+                _kv(
+                    "session.id",
+                    f"call-{rng.getrandbits(64):016x}" if session_per_span else f"session-{rng.randint(1, 20000)}",
+                ),
             ]
         )
     return request.SerializeToString()

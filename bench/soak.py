@@ -11,6 +11,10 @@ show in GET /metrics. Prints the rate reached, the lags and every one over a sec
 
 Every span is new (a re-sent one is stored and folded as nothing), so the batches are made
 before the clock starts: ~83 kB and ~6 ms each, 150 MB for the default run.
+
+`--sessions per-span` gives every span a session of its own, as an instrumentation sending a
+call's id as `session.id` does: each is a new identity to number and remember. The soak also
+fails when a worker's memory passes the 300 MB target.
 """
 
 import argparse
@@ -37,6 +41,7 @@ from bench.run import (
 BATCH_SPANS = 250
 CLIENTS = 2
 PROBE_PAUSE_SECONDS = 1.5
+WORKER_RSS_LIMIT_MB = 300
 
 
 def main() -> int:
@@ -45,6 +50,7 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=3000, help="spans per second, in all")
     parser.add_argument("--seconds", type=int, default=150)
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) + 1)
+    parser.add_argument("--sessions", choices=["recurring", "per-span"], default="recurring")
     args = parser.parse_args()
     setup_django(data_dir_for(args.spans))
     import httpx
@@ -61,7 +67,9 @@ def main() -> int:
         organization=organization, name=f"soak-{uuid.uuid4().hex[:6]}", scopes=["spans:write"]
     ).secret
     rng = random.Random(7)
-    bodies = [otlp_body(BATCH_SPANS, rng) for _ in range(math.ceil(args.rate * args.seconds / BATCH_SPANS) + CLIENTS)]
+    per_span = args.sessions == "per-span"
+    batches = math.ceil(args.rate * args.seconds / BATCH_SPANS) + CLIENTS
+    bodies = [otlp_body(BATCH_SPANS, rng, session_per_span=per_span) for _ in range(batches)]
     headers = {"content-type": "application/x-protobuf", "x-api-key": key}
     statuses: list[int] = []
     lock = threading.Lock()
@@ -101,6 +109,7 @@ def main() -> int:
         for thread in threads:
             thread.join()
         elapsed = time.monotonic() - started
+        peak_rss_mb = server.peak_worker_rss / 2**20
 
     accepted = statuses.count(200) * BATCH_SPANS
     with connection.cursor() as cursor:  # the probes' spans (500 each) are stored there too
@@ -114,7 +123,9 @@ def main() -> int:
     )
     slow = [(at, lag) for at, lag in lags if lag > 1000]
     log(f"over 1 s: {slow if slow else 'none'}")
-    return 0 if statuses.count(200) == len(statuses) and not slow else 1
+    log(f"peak worker RSS {peak_rss_mb:,.1f} MB (target {WORKER_RSS_LIMIT_MB} MB)")
+    all_accepted = statuses.count(200) == len(statuses)
+    return 0 if all_accepted and not slow and peak_rss_mb <= WORKER_RSS_LIMIT_MB else 1
 
 
 if __name__ == "__main__":
