@@ -60,7 +60,7 @@ _BATCH_SQL = (
 # takes ~220 bytes (a 32-character id), so the memory is bounded: 100,000 entries are ~22 MB a
 # worker. With 1,000,000, a worker fed a new session id with every span grew to 391 MB (3.5M
 # such spans over 3 workers), past the 300 MB a worker may use; freed entries stay with the
-# process for its next ones.
+# process for its next ones. `make soak SOAK_SESSIONS=per-span` measures it.
 _known: dict[tuple[int, str, str], int] = {}
 KNOWN_LIMIT = 100_000
 
