@@ -63,9 +63,11 @@ def queued_spans() -> int:
         return int(cursor.fetchone()[0])
 
 
-def queue_is_empty() -> bool:
+def queue_is_empty(org_id: int | None = None) -> bool:
+    """Whether no span waits (of `org_id`, if given)."""
+    which = "" if org_id is None else " WHERE org_id = %s"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {QUEUE})")
+        cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {QUEUE}{which})", [] if org_id is None else [org_id])
         return bool(cursor.fetchone()[0])
 
 
@@ -168,7 +170,7 @@ def fold_each_organization(org_ids: list[int] | None = None) -> int:
     folded = 0
     for org_id in org_ids:
         try:
-            folded += fold_pending(org_id=org_id)
+            taken = fold_pending(org_id=org_id)
         except DataError as exc:
             _held_back[org_id] = time.monotonic() + HELD_BACK_RETRY_SECONDS
             logger.error(
@@ -180,7 +182,11 @@ def fold_each_organization(org_ids: list[int] | None = None) -> int:
         except Exception as exc:  # noqa: BLE001 - not the data (the database, a lock): the next fold retries
             logger.warning("folding the queued spans of organization %s failed (%s)", org_id, type(exc).__name__)
         else:
-            _held_back.pop(org_id, None)
+            folded += taken
+            # Nothing taken may also mean another process was folding: an organization stays
+            # held back until its spans are seen to fold.
+            if taken or queue_is_empty(org_id):
+                _held_back.pop(org_id, None)
     return folded
 
 

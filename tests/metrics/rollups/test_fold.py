@@ -3,6 +3,7 @@
 import logging
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -69,3 +70,23 @@ def test_an_organization_whose_spans_cannot_be_folded_holds_back_no_other(org, o
     (totals,) = rollup_rows("llm_totals_1day", org.pk)
     assert (totals["request_count"], totals["prompt_tokens_sum"]) == (1, 1000)
     assert queued_spans_of(org.pk) == 0
+
+
+def test_a_held_back_organization_stays_held_back_while_another_process_folds(org):
+    # given: org held back with its retry due, a span of it queued, and another process folding
+    # (holding the fold's lock)
+    store_unfolded(org.pk, [parse_json_span(json_span(prompt_tokens=10))])
+    fold._held_back[org.pk] = 0.0
+    other_process = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+    try:
+        other_process.execute("SELECT pg_advisory_lock(%s)", [fold.FOLD_LOCK])
+        # when: its retry finds the lock taken
+        assert fold.fold_each_organization([org.pk]) == 0
+        # then: nothing was folded, and it is still held back (not folded in with everyone's)
+        assert queued_spans_of(org.pk) == 1
+        assert org.pk in fold._held_back
+    finally:
+        other_process.close()
+    # and once the other process is done, the retry folds the span and lets the organization go
+    assert fold.fold_each_organization([org.pk]) == 1
+    assert (queued_spans_of(org.pk), fold._held_back) == (0, {})
