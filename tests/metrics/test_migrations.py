@@ -65,3 +65,28 @@ def test_going_back_to_0009_and_forward_rebuilds_every_rollup_from_the_stored_sp
     for bitmap in IDENTITY_BITMAPS:
         identities = bitmap_identities(bitmap.table, bitmap.span_column, org.pk)
         assert identities == expected_identities(spans, bitmap.span_column, bitmap.grain), bitmap.table
+
+
+@pytest.mark.django_db
+def test_every_text_column_of_the_metrics_tables_compares_bytewise():
+    # given: the latest schema (migration 0020), partitions of llm_traces included
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT c.relname, a.attname, coalesce(l.collname, '(none)')
+            FROM pg_attribute a
+            JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p')
+            JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+            LEFT JOIN pg_collation l ON l.oid = a.attcollation
+            WHERE c.relname LIKE 'llm%%' AND a.attnum > 0 AND NOT a.attisdropped
+              AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'text[]'::regtype)"""
+        )
+        columns = cursor.fetchall()
+    # then: there are such columns, and every one of them is in the "C" collation
+    assert {(table, column) for table, column, _ in columns} >= {
+        ("llm_traces", "user_id"),
+        ("llm_rollup_queue", "session_id"),
+        ("llm_identities", "value"),
+        ("llm_sessions_1day", "session_id"),
+        ("llm_errors_1hour", "sample_message"),
+    }
+    assert [(table, column, collation) for table, column, collation in columns if collation != "C"] == []
