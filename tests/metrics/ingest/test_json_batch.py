@@ -59,6 +59,19 @@ def test_a_valid_batch_is_stored_with_every_field(writer, org):
     assert (row["user_id"], row["session_id"], row["environment"]) == ("user-1", "session-1", "production")
 
 
+def test_costs_whose_decimal_text_has_an_exponent_are_stored_exactly(writer, org):
+    # given: costs whose Decimal text has an exponent ('1E-7', '1E+5'), as they travel
+    # to PostgreSQL
+    span = json_span(prompt_cost_usd=1e-07, completion_cost_usd=2.5e-05, total_cost_usd="1E+5")
+    # when
+    assert post(writer, [span]).status_code == 200
+    # then
+    (row,) = stored_spans(org.pk)
+    assert row["prompt_cost"] == money("0.0000001")
+    assert row["completion_cost"] == money("0.000025")
+    assert row["total_cost"] == money("100000")
+
+
 def test_a_batch_mixing_present_and_absent_fields_stores_each_span_as_sent(writer, org):
     # given: one span with tags, reasoning tokens and no user; one with none of them and a user;
     # no span has cache tokens (that column travels as one NULL, and the tag-less span's tags too)
