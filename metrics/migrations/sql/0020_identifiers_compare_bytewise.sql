@@ -16,91 +16,26 @@
 -- order, as "C" is for UTF-8); under a linguistic collation only ORDER BY without COLLATE would.
 -- The column type stays, so no table is rewritten, but every index on a changed column is
 -- rebuilt, under an exclusive lock (50 s for every table of the 10M-span benchmark database).
--- One ALTER TABLE per table, so each index is rebuilt once.
+-- One ALTER TABLE per table, so each index is rebuilt once; on llm_traces it reaches every
+-- partition, and partitions made later take their columns from it.
 
-ALTER TABLE llm_traces
-    ALTER COLUMN trace_id TYPE varchar(32) COLLATE "C",
-    ALTER COLUMN span_id TYPE varchar(16) COLLATE "C",
-    ALTER COLUMN parent_span_id TYPE varchar(16) COLLATE "C",
-    ALTER COLUMN span_name TYPE text COLLATE "C",
-    ALTER COLUMN provider TYPE text COLLATE "C",
-    ALTER COLUMN model TYPE text COLLATE "C",
-    ALTER COLUMN environment TYPE text COLLATE "C",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "C",
-    ALTER COLUMN error_type TYPE text COLLATE "C",
-    ALTER COLUMN error_message TYPE text COLLATE "C",
-    ALTER COLUMN finish_reason TYPE text COLLATE "C",
-    ALTER COLUMN user_id TYPE text COLLATE "C",
-    ALTER COLUMN session_id TYPE text COLLATE "C",
-    ALTER COLUMN tags TYPE text[] COLLATE "C";
-
-ALTER TABLE llm_rollup_queue
-    ALTER COLUMN provider TYPE text COLLATE "C",
-    ALTER COLUMN model TYPE text COLLATE "C",
-    ALTER COLUMN environment TYPE text COLLATE "C",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "C",
-    ALTER COLUMN user_id TYPE text COLLATE "C",
-    ALTER COLUMN session_id TYPE text COLLATE "C",
-    ALTER COLUMN error_type TYPE text COLLATE "C",
-    ALTER COLUMN error_message TYPE text COLLATE "C";
-
-ALTER TABLE llm_identities
-    ALTER COLUMN kind TYPE text COLLATE "C",
-    ALTER COLUMN value TYPE text COLLATE "C";
-ALTER TABLE llm_identity_counters ALTER COLUMN kind TYPE text COLLATE "C";
-
--- The rollups: their keys, and the error rollups' sample message (the least one, compared as
--- in the spans it comes from).
-ALTER TABLE llm_metrics_1min
-    ALTER COLUMN provider TYPE text COLLATE "C",
-    ALTER COLUMN model TYPE text COLLATE "C",
-    ALTER COLUMN environment TYPE text COLLATE "C",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "C";
-ALTER TABLE llm_metrics_1hour
-    ALTER COLUMN provider TYPE text COLLATE "C",
-    ALTER COLUMN model TYPE text COLLATE "C",
-    ALTER COLUMN environment TYPE text COLLATE "C",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "C";
-ALTER TABLE llm_metrics_1day
-    ALTER COLUMN provider TYPE text COLLATE "C",
-    ALTER COLUMN model TYPE text COLLATE "C",
-    ALTER COLUMN environment TYPE text COLLATE "C",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "C";
-ALTER TABLE llm_models_1hour
-    ALTER COLUMN provider TYPE text COLLATE "C",
-    ALTER COLUMN model TYPE text COLLATE "C";
-ALTER TABLE llm_models_1day
-    ALTER COLUMN provider TYPE text COLLATE "C",
-    ALTER COLUMN model TYPE text COLLATE "C";
-ALTER TABLE llm_models_env_1hour
-    ALTER COLUMN provider TYPE text COLLATE "C",
-    ALTER COLUMN model TYPE text COLLATE "C",
-    ALTER COLUMN environment TYPE text COLLATE "C";
-ALTER TABLE llm_models_env_1day
-    ALTER COLUMN provider TYPE text COLLATE "C",
-    ALTER COLUMN model TYPE text COLLATE "C",
-    ALTER COLUMN environment TYPE text COLLATE "C";
-ALTER TABLE llm_errors_1hour
-    ALTER COLUMN provider TYPE text COLLATE "C",
-    ALTER COLUMN model TYPE text COLLATE "C",
-    ALTER COLUMN environment TYPE text COLLATE "C",
-    ALTER COLUMN error_type TYPE text COLLATE "C",
-    ALTER COLUMN sample_message TYPE text COLLATE "C";
-ALTER TABLE llm_errors_1day
-    ALTER COLUMN provider TYPE text COLLATE "C",
-    ALTER COLUMN model TYPE text COLLATE "C",
-    ALTER COLUMN environment TYPE text COLLATE "C",
-    ALTER COLUMN error_type TYPE text COLLATE "C",
-    ALTER COLUMN sample_message TYPE text COLLATE "C";
-ALTER TABLE llm_users_1day
-    ALTER COLUMN user_id TYPE text COLLATE "C",
-    ALTER COLUMN provider TYPE text COLLATE "C",
-    ALTER COLUMN model TYPE text COLLATE "C",
-    ALTER COLUMN environment TYPE text COLLATE "C",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "C";
-ALTER TABLE llm_sessions_1day
-    ALTER COLUMN session_id TYPE text COLLATE "C",
-    ALTER COLUMN provider TYPE text COLLATE "C",
-    ALTER COLUMN model TYPE text COLLATE "C",
-    ALTER COLUMN environment TYPE text COLLATE "C",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "C";
+DO $$
+DECLARE
+    metrics_table record;
+BEGIN
+    -- Every text, varchar and text[] column of the metrics tables (llm_*), by table, its type kept.
+    FOR metrics_table IN
+        SELECT c.relname,
+               string_agg(format('ALTER COLUMN %I TYPE %s COLLATE "C"', a.attname, format_type(a.atttypid, a.atttypmod)),
+                          ', ' ORDER BY a.attnum) AS changes
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE c.relname LIKE 'llm\_%' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+          AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'text[]'::regtype)
+        GROUP BY c.relname
+    LOOP
+        EXECUTE format('ALTER TABLE %I %s', metrics_table.relname, metrics_table.changes);
+    END LOOP;
+END
+$$;

@@ -1,88 +1,23 @@
--- Back to the database collation (migration 0020 says why it was left); indexes are rebuilt again.
+-- Back to the database's collation (migration 0020 says why it was left); the indexes on the
+-- columns are rebuilt again.
 
-ALTER TABLE llm_traces
-    ALTER COLUMN trace_id TYPE varchar(32) COLLATE "default",
-    ALTER COLUMN span_id TYPE varchar(16) COLLATE "default",
-    ALTER COLUMN parent_span_id TYPE varchar(16) COLLATE "default",
-    ALTER COLUMN span_name TYPE text COLLATE "default",
-    ALTER COLUMN provider TYPE text COLLATE "default",
-    ALTER COLUMN model TYPE text COLLATE "default",
-    ALTER COLUMN environment TYPE text COLLATE "default",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "default",
-    ALTER COLUMN error_type TYPE text COLLATE "default",
-    ALTER COLUMN error_message TYPE text COLLATE "default",
-    ALTER COLUMN finish_reason TYPE text COLLATE "default",
-    ALTER COLUMN user_id TYPE text COLLATE "default",
-    ALTER COLUMN session_id TYPE text COLLATE "default",
-    ALTER COLUMN tags TYPE text[] COLLATE "default";
-
-ALTER TABLE llm_rollup_queue
-    ALTER COLUMN provider TYPE text COLLATE "default",
-    ALTER COLUMN model TYPE text COLLATE "default",
-    ALTER COLUMN environment TYPE text COLLATE "default",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "default",
-    ALTER COLUMN user_id TYPE text COLLATE "default",
-    ALTER COLUMN session_id TYPE text COLLATE "default",
-    ALTER COLUMN error_type TYPE text COLLATE "default",
-    ALTER COLUMN error_message TYPE text COLLATE "default";
-
-ALTER TABLE llm_identities
-    ALTER COLUMN kind TYPE text COLLATE "default",
-    ALTER COLUMN value TYPE text COLLATE "default";
-ALTER TABLE llm_identity_counters ALTER COLUMN kind TYPE text COLLATE "default";
-
--- The rollups: their keys, and the error rollups' sample message (the least one, compared as
--- in the spans it comes from).
-ALTER TABLE llm_metrics_1min
-    ALTER COLUMN provider TYPE text COLLATE "default",
-    ALTER COLUMN model TYPE text COLLATE "default",
-    ALTER COLUMN environment TYPE text COLLATE "default",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "default";
-ALTER TABLE llm_metrics_1hour
-    ALTER COLUMN provider TYPE text COLLATE "default",
-    ALTER COLUMN model TYPE text COLLATE "default",
-    ALTER COLUMN environment TYPE text COLLATE "default",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "default";
-ALTER TABLE llm_metrics_1day
-    ALTER COLUMN provider TYPE text COLLATE "default",
-    ALTER COLUMN model TYPE text COLLATE "default",
-    ALTER COLUMN environment TYPE text COLLATE "default",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "default";
-ALTER TABLE llm_models_1hour
-    ALTER COLUMN provider TYPE text COLLATE "default",
-    ALTER COLUMN model TYPE text COLLATE "default";
-ALTER TABLE llm_models_1day
-    ALTER COLUMN provider TYPE text COLLATE "default",
-    ALTER COLUMN model TYPE text COLLATE "default";
-ALTER TABLE llm_models_env_1hour
-    ALTER COLUMN provider TYPE text COLLATE "default",
-    ALTER COLUMN model TYPE text COLLATE "default",
-    ALTER COLUMN environment TYPE text COLLATE "default";
-ALTER TABLE llm_models_env_1day
-    ALTER COLUMN provider TYPE text COLLATE "default",
-    ALTER COLUMN model TYPE text COLLATE "default",
-    ALTER COLUMN environment TYPE text COLLATE "default";
-ALTER TABLE llm_errors_1hour
-    ALTER COLUMN provider TYPE text COLLATE "default",
-    ALTER COLUMN model TYPE text COLLATE "default",
-    ALTER COLUMN environment TYPE text COLLATE "default",
-    ALTER COLUMN error_type TYPE text COLLATE "default",
-    ALTER COLUMN sample_message TYPE text COLLATE "default";
-ALTER TABLE llm_errors_1day
-    ALTER COLUMN provider TYPE text COLLATE "default",
-    ALTER COLUMN model TYPE text COLLATE "default",
-    ALTER COLUMN environment TYPE text COLLATE "default",
-    ALTER COLUMN error_type TYPE text COLLATE "default",
-    ALTER COLUMN sample_message TYPE text COLLATE "default";
-ALTER TABLE llm_users_1day
-    ALTER COLUMN user_id TYPE text COLLATE "default",
-    ALTER COLUMN provider TYPE text COLLATE "default",
-    ALTER COLUMN model TYPE text COLLATE "default",
-    ALTER COLUMN environment TYPE text COLLATE "default",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "default";
-ALTER TABLE llm_sessions_1day
-    ALTER COLUMN session_id TYPE text COLLATE "default",
-    ALTER COLUMN provider TYPE text COLLATE "default",
-    ALTER COLUMN model TYPE text COLLATE "default",
-    ALTER COLUMN environment TYPE text COLLATE "default",
-    ALTER COLUMN status_code TYPE varchar(5) COLLATE "default";
+DO $$
+DECLARE
+    metrics_table record;
+BEGIN
+    -- Every text, varchar and text[] column of the metrics tables (llm_*), by table, its type kept.
+    FOR metrics_table IN
+        SELECT c.relname,
+               string_agg(format('ALTER COLUMN %I TYPE %s COLLATE "default"', a.attname, format_type(a.atttypid, a.atttypmod)),
+                          ', ' ORDER BY a.attnum) AS changes
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE c.relname LIKE 'llm\_%' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+          AND a.atttypid IN ('text'::regtype, 'varchar'::regtype, 'text[]'::regtype)
+        GROUP BY c.relname
+    LOOP
+        EXECUTE format('ALTER TABLE %I %s', metrics_table.relname, metrics_table.changes);
+    END LOOP;
+END
+$$;
