@@ -11,7 +11,7 @@ folder at a time: the others return at once, and what they queued is taken by th
 progress or the next one.
 
 Folding many spans at once is cheaper per span: part of the work is per bucket and key
-(merging sketches into rollup rows, planning ~19 statements), not per span. Measured on the
+(merging sketches into rollup rows, planning the fold's statement), not per span. Measured on the
 1M benchmark database: ~40 ms a fold plus ~17 µs a span, so 120 µs a span for a fold of one
 500-span batch, 30 µs at 5,000 spans. At 5,000 spans/s the folders folded ~500 spans at a
 time back to back; paced, they fold ~1,200 every quarter second and the database spent
@@ -29,7 +29,7 @@ from typing import Any
 from django.db import DataError, close_old_connections, connection, transaction
 
 from metrics.rollups.identities import ordinal_column
-from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, add_gathered, gather_spans
+from metrics.rollups.maintenance import SPAN_COLUMNS_FOR_ROLLUPS, fold_sql
 from metrics.rollups.measures import IDENTITY_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -93,8 +93,11 @@ def fold_pending(min_period: float = 0.0, org_id: int | None = None, skipping: C
             return 0
         # A rollup table held by someone else (a rebuild) must not hold up the ingest request
         # folding after its commit: give up quickly, the spans stay queued for the next fold.
+        # No JIT: the fold's one statement is large enough in cost estimates to be compiled,
+        # which took seconds (LLVM, on a server with jit on) for a fold of milliseconds.
         cursor.execute(
-            "SELECT set_config('work_mem', '64MB', true), set_config('lock_timeout', %s, true)",
+            "SELECT set_config('work_mem', '64MB', true), set_config('lock_timeout', %s, true),"
+            " set_config('jit', 'off', true)",
             [f"{FOLD_LOCK_TIMEOUT_MS}ms"],
         )
         which: str = ""
@@ -104,9 +107,8 @@ def fold_pending(min_period: float = 0.0, org_id: int | None = None, skipping: C
         elif skipping:
             which, params = " WHERE org_id <> ALL(%(skipping)s)", {"skipping": list(skipping)}
         taken = f"taken AS (DELETE FROM {QUEUE}{which} RETURNING {_COLUMNS}, {_NUMBERS})"
-        folded = gather_spans(cursor, FOLD_SOURCE, taken, "taken", params, queued=True)
-        add_gathered(cursor, FOLD_SOURCE, folded)
-    return folded
+        cursor.execute(fold_sql(taken, "taken", FOLD_SOURCE), params)
+        return int(cursor.fetchone()[0])
 
 
 def pause_before_next_fold() -> float:
