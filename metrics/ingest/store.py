@@ -1,8 +1,9 @@
 """Writes spans in one statement, one transaction per request, then folds them into the rollups.
 
-One INSERT … ON CONFLICT DO NOTHING puts the spans into llm_traces; its RETURNING rows (the
-spans actually new, never a re-sent one) go to the rollup queue in the same statement, so
-what the rollups will receive is exactly what the raw table received. After the commit the
+One INSERT puts the spans into llm_traces (skipping those already stored, when a batch has
+any: see INGEST_NEW_SQL); its RETURNING rows (the spans actually new, never a re-sent one) go
+to the rollup queue in the same statement, so what the rollups will receive is exactly what
+the raw table received. After the commit the
 queue is folded into the rollups (metrics.rollups.fold), together with whatever other
 batches queued meanwhile.
 """
@@ -76,7 +77,7 @@ def _travels_as(sql_type: str) -> str:
     return "text[]::numeric[]" if sql_type == "numeric" else f"{sql_type}[]"
 
 
-def _ingest_sql() -> str:
+def _ingest_sql(skip_stored: bool) -> str:
     # %b: arrays travel in binary, dumped in C, instead of escaped element by element as text.
     unnest_args = ", ".join(f"%({name})b::{_travels_as(sql_type)}" for name, sql_type, _ in _INPUT_COLUMNS)
     input_names = ", ".join(name for name, _, _ in _INPUT_COLUMNS)
@@ -93,7 +94,7 @@ inserted AS (
     -- Key order avoids deadlocks between concurrent batches; `position` makes the first
     -- copy of a span repeated within one batch the one kept, as across batches.
     ORDER BY ts, trace_id, span_id, position
-    ON CONFLICT DO NOTHING
+    {"ON CONFLICT DO NOTHING" if skip_stored else "-- every span is new, or the statement fails"}
     RETURNING {rollup_columns}
 ),
 queued AS (
@@ -110,7 +111,14 @@ queued AS (
 SELECT count(*) FROM inserted"""
 
 
-INGEST_SQL = _ingest_sql()
+# A batch is first stored as if every span were new: a plain INSERT. Skipping spans already
+# stored (ON CONFLICT DO NOTHING) costs PostgreSQL every row: a lookup in the primary key before
+# the insert, and a second WAL record confirming the row (speculative insertion): 2.5-3.2 µs of
+# a span's ~35 µs in the statement on the 10M benchmark database. A batch with a span already
+# stored, or one repeated within it, fails with a unique violation, rolls back, and is stored
+# again skipping those: re-sent batches (a client retrying) pay twice, every other batch less.
+INGEST_NEW_SQL = _ingest_sql(skip_stored=False)
+INGEST_SQL = _ingest_sql(skip_stored=True)
 
 
 def records_to_columns(org_id: int, records: Sequence[SpanRecord]) -> dict[str, Any]:
@@ -158,7 +166,10 @@ def store_columns(columns: dict[str, Any], days: set[Any]) -> int:
         columns[f"{identity}_numbers"] = list(numbers[identity].values())
     for attempt in range(1, DEADLOCK_RETRIES + 1):
         try:
-            return _execute(columns)
+            try:
+                return _execute(INGEST_NEW_SQL, columns)
+            except pg_errors.UniqueViolation:
+                return _execute(INGEST_SQL, columns)
         except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
             if attempt == DEADLOCK_RETRIES:
                 raise
@@ -173,7 +184,7 @@ def store_columns(columns: dict[str, Any], days: set[Any]) -> int:
     raise RuntimeError("unreachable")
 
 
-def _execute(columns: dict[str, Any]) -> int:
+def _execute(sql: str, columns: dict[str, Any]) -> int:
     with transaction.atomic():
         connection.ensure_connection()
         raw = connection.connection
@@ -183,7 +194,7 @@ def _execute(columns: dict[str, Any]) -> int:
             cursor.execute(
                 "SELECT set_config('statement_timeout', %s, true)", [str(settings.INGEST_STATEMENT_TIMEOUT_MS)]
             )
-            cursor.execute(INGEST_SQL, columns, prepare=True)
+            cursor.execute(sql, columns, prepare=True)
             row = cursor.fetchone()
     return int(row[0]) if row else 0
 

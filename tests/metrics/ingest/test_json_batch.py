@@ -106,6 +106,23 @@ def test_a_resent_batch_changes_nothing(writer, org):
     assert rollup_rows("llm_metrics_1min", org.pk) == before
 
 
+def test_a_batch_with_stored_and_repeated_spans_stores_each_new_span_once_as_first_sent(writer, org):
+    # given: one span stored; a batch repeating it, and a new span twice with different tokens
+    stored = json_span(prompt_tokens=1)
+    assert post(writer, [stored]).json()["accepted"] == 1
+    new = json_span(prompt_tokens=2)
+    repeated_new = {**new, "prompt_tokens": 3}
+    other = json_span(prompt_tokens=4)
+    # when
+    response = post(writer, [new, stored, repeated_new, other])
+    # then
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 2, "duplicates": 2, "rejected": []}
+    rows = {row["span_id"]: row["prompt_tokens"] for row in stored_spans(org.pk)}
+    assert rows == {stored["span_id"]: 1, new["span_id"]: 2, other["span_id"]: 4}
+    assert sum(row["request_count"] for row in rollup_rows("llm_metrics_1day", org.pk)) == 3
+
+
 def test_valid_spans_are_stored_when_others_are_rejected(writer, org):
     good = json_span()
     bad = json_span(prompt_tokens=-5)
