@@ -41,7 +41,7 @@ FOLD_LOCK = 7_362_104  # pg advisory lock key: "one folder at a time"
 BACKGROUND_INTERVAL_SECONDS = 0.5
 BUSY_RETRY_SECONDS = 0.05
 # Background folds start at most this often, deployment-wide (migration 0016 says why): a
-# fold costs 25-40 ms whatever its size (bench/README), so fewer, larger folds cost less per span.
+# fold costs 25-50 ms whatever its size (bench/README), so fewer, larger folds cost less per span.
 FOLD_PERIOD_SECONDS = 0.25
 # Every fold deletes the whole queue: under steady ingest that is tens of thousands of dead
 # rows a second, more than autovacuum's once-a-minute visits keep up with, and every DELETE

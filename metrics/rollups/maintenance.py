@@ -306,10 +306,11 @@ class Step:
 def rollup_steps(source: str) -> tuple[Step, ...]:
     """Every statement adding the span rows of `source` (with identity numbers) to the rollups, in order.
 
-    The full-dimension hourly aggregate of the spans is computed once into a temporary table
-    (the delta); the hourly rollup takes it, and the hourly totals and models rollups and the
-    daily full-dimension delta are aggregated from it (~4,000 rows for a day of 100,000
-    spans); the daily rollups likewise from the daily delta. The 1-minute rollup reads the spans.
+    The full-dimension hourly aggregate of the spans is computed once (the delta: a temporary
+    table in a rebuild, a materialized CTE in a fold); the hourly rollup takes it, and the
+    hourly totals and models rollups and the daily full-dimension delta are aggregated from it
+    (~4,000 rows for a day of 100,000 spans); the daily rollups likewise from the daily delta.
+    The 1-minute rollup reads the spans.
     """
     steps: list[Step] = []
     minute = _full_rollup("1min")
