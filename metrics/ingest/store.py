@@ -3,9 +3,8 @@
 One INSERT puts the spans into llm_traces (skipping those already stored, when a batch has
 any: see INGEST_NEW_SQL); its RETURNING rows (the spans actually new, never a re-sent one) go
 to the rollup queue in the same statement, so what the rollups will receive is exactly what
-the raw table received. After the commit the
-queue is folded into the rollups (metrics.rollups.fold), together with whatever other
-batches queued meanwhile.
+the raw table received. After the commit the queue is folded into the rollups
+(metrics.rollups.fold), together with whatever other batches queued meanwhile.
 """
 
 import logging

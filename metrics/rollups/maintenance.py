@@ -346,9 +346,9 @@ def fold_sql(ctes: str, spans_cte: str, source: str) -> str:
     materialized once, under the names the steps read (`source` and its deltas), and every
     upsert is a data-modifying CTE. Each writes a table of its own and reads only the spans and
     the deltas, so the order they run in does not matter. A statement per step into temporary
-    tables cost a fold 5-10 ms more (10M benchmark database, 500-3,500 spans a fold: creating
-    and dropping three tables of ~60 columns in the catalog, ~20 round trips), and left
-    thousands of dead catalog rows a second for autovacuum under steady ingest.
+    tables cost a fold 4-7 ms more (10M benchmark database, 500-3,500 spans a fold: creating
+    and dropping three tables of 23-58 columns in the catalog, ~20 round trips), and left
+    ~170 dead catalog rows a fold, hundreds a second under steady ingest, for autovacuum.
     """
     parts = [ctes, f"{source} AS MATERIALIZED ({queued_ordinals_sql(spans_cte, SPAN_COLUMNS_FOR_ROLLUPS)})"]
     for index, step in enumerate(rollup_steps(source)):
