@@ -1,4 +1,5 @@
-"""Folding the rollup queue: one organization's spans that cannot be folded hold back no other's; no fold is JIT-compiled."""
+"""Folding the rollup queue: one organization's spans that cannot be folded hold back no other's;
+no fold is JIT-compiled."""
 
 import logging
 from datetime import UTC, datetime
