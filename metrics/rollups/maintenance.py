@@ -337,6 +337,7 @@ def rollup_steps(source: str) -> tuple[Step, ...]:
     return tuple(steps)
 
 
+@cache
 def fold_sql(ctes: str, spans_cte: str, source: str) -> str:
     """One statement adding queued span rows (`spans_cte`, defined by the WITH body `ctes`, which
     takes them off the queue; they carry their identity numbers) to every rollup; it answers
