@@ -12,6 +12,7 @@ from those columns and applies HAVING, ORDER and LIMIT, unless sketch percentile
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from metrics.query import catalog
@@ -95,8 +96,17 @@ def _raw_partials(query: MetricsQuery, partials: dict[str, list[str]]) -> list[s
     if needs_errors(query):
         parts.append("count(*) FILTER (WHERE t.status_code = 'ERROR') AS error_count")
     for name, needed in partials.items():
-        column = f"t.{MEASURES_BY_NAME[name].span_column}"
-        parts += [f"{_raw_partial(partial, column)} AS {name}_{partial}" for partial in needed]
+        measure = MEASURES_BY_NAME[name]
+        if measure.scaled_column is None:
+            column = f"t.{measure.span_column}"
+            parts += [f"{_raw_partial(partial, column)} AS {name}_{partial}" for partial in needed]
+            continue
+        # Through the exact integer copy, scaled back: the same numeric, with the column's scale.
+        column, unit = f"t.{measure.scaled_column}", f"{Decimal(1).scaleb(-measure.scale):f}"
+        for partial in needed:
+            aggregate = _raw_partial(partial, column)
+            scaled = aggregate if partial == "count" else f"{aggregate} * {unit}"  # sum, min, max
+            parts.append(f"{scaled} AS {name}_{partial}")
     return parts
 
 

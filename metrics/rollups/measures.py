@@ -18,6 +18,15 @@ class Measure:
     span_column: str  # column in llm_traces
     kind: Literal["latency", "additive"]
     numeric: bool  # NUMERIC (exact decimals) rather than BIGINT
+    # An exact integer copy of the column in llm_traces, its value × 10**scale (a generated
+    # column, migration 0021). Raw spans are aggregated through it: a bigint sum is a 128-bit
+    # addition where a numeric one keeps an accumulator of decimal digits per group.
+    scaled_column: str | None = None
+    scale: int = 0
+
+    def __post_init__(self) -> None:
+        # A sum of squares (latency measures) would scale by the square.
+        assert self.scaled_column is None or self.kind == "additive", "only additive measures are scaled"
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -45,7 +54,7 @@ MEASURES: tuple[Measure, ...] = (
     Measure("reasoning_tokens", "reasoning_tokens", "additive", numeric=False),
     Measure("prompt_cost", "prompt_cost", "additive", numeric=True),
     Measure("completion_cost", "completion_cost", "additive", numeric=True),
-    Measure("total_cost", "total_cost", "additive", numeric=True),
+    Measure("total_cost", "total_cost", "additive", numeric=True, scaled_column="total_cost_scaled", scale=10),
 )
 MEASURES_BY_NAME = {measure.name: measure for measure in MEASURES}
 

@@ -1,7 +1,12 @@
 """POST /api/v1/metrics/query: aliases, HAVING, sorting, limits, totals per group, literal LIKE."""
 
+import json
+from datetime import timedelta
+from decimal import Decimal
+
 import orjson
 import pytest
+from django.db import connection
 
 from tests.metrics.query.conftest import DAY, ingest, span
 
@@ -133,3 +138,57 @@ def test_unknown_provider_values_are_null_in_groups(querier, org):
         {"environment": None, "request_count": 1},
         {"environment": "production", "request_count": 1},
     ]
+
+
+def test_costs_by_user_from_raw_spans_are_exact_from_the_largest_cost_to_the_smallest(querier, org):
+    # Raw spans sum costs through their integer copy (total_cost_scaled, × 10^10): the answer must
+    # be the exact decimals, at both ends of what a span may cost and with unpriced spans.
+    costs = {
+        "alice": ["1000000", "0.0000000001", "123.4567890123", "999999.9999999999"],
+        "bob": ["0.0000000001", None],
+    }
+    ingest(
+        org,
+        [
+            span(DAY + timedelta(minutes=i), user_id=user, total_cost_usd=cost, provider="nobody", model="unpriced")
+            for user, values in costs.items()
+            for i, cost in enumerate(values)
+        ],
+    )
+    response = post(
+        querier,
+        metrics=[{"metric": "total_cost", "aggregation": a, "alias": a} for a in ("sum", "min", "max", "count", "avg")],
+        interval=None,
+        group_by=["user_id"],
+        sort_by={"field": "user_id"},
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["metadata"]["data_source"] == "raw"
+    answered = json.loads(response.content, parse_float=Decimal)["data"]
+    expected = []
+    for user, values in costs.items():
+        priced = [Decimal(v) for v in values if v is not None]
+        expected.append(
+            {
+                "user_id": user,
+                "sum": sum(priced),
+                "min": min(priced),
+                "max": max(priced),
+                "count": len(priced),
+                "avg": sum(priced) / len(priced),
+            }
+        )
+    for row, wanted in zip(answered, expected, strict=True):
+        assert row["user_id"] == wanted["user_id"]
+        assert (row["sum"], row["min"], row["max"], row["count"]) == (
+            wanted["sum"],
+            wanted["min"],
+            wanted["max"],
+            wanted["count"],
+        )
+        assert abs(row["avg"] - wanted["avg"]) <= Decimal("1e-9") * wanted["avg"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT total_cost, total_cost_scaled FROM llm_traces WHERE org_id = %s", [org.pk])
+        stored = cursor.fetchall()
+    assert len(stored) == 6
+    assert all(scaled == (None if cost is None else int(cost * 10**10)) for cost, scaled in stored)
