@@ -61,6 +61,18 @@ def test_going_back_to_0009_and_forward_rebuilds_every_rollup_from_the_stored_sp
             [org.pk],
         )
         assert set(cursor.fetchall()) == expected_activity(spans, "user_id")
+    # and the spans' table, rewritten with its integer cost copy, was vacuumed: every page is marked
+    # all-visible again, so breakdowns by user stay index-only scans
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_relation_size(c.oid) / current_setting('block_size')::int, c.relallvisible"
+            " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'llm_traces'::regclass"
+        )
+        pages = [(name, size, visible) for name, size, visible in cursor.fetchall() if size]
+    assert pages and all(size == visible for _, size, visible in pages), pages
+    priced = [s for s in spans if s["total_cost"] is not None]
+    assert priced and all(s["total_cost_scaled"] == int(s["total_cost"] * 10**10) for s in priced)
+    assert all(s["total_cost_scaled"] is None for s in spans if s["total_cost"] is None)
     # and the identity bitmaps, joined into one per bucket and cut into chunks again, hold the same identities
     for bitmap in IDENTITY_BITMAPS:
         identities = bitmap_identities(bitmap.table, bitmap.span_column, org.pk)
