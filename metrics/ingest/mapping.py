@@ -299,6 +299,9 @@ def dotted(mapping: dict[str, Any], path: str) -> Any:
 
 
 def text(value: Any, limit: int = MAX_TEXT) -> str | None:
+    if type(value) is str:  # nearly always: ~9 calls a span
+        value = value.strip()
+        return value[:limit] if value else None
     if value is None:
         return None
     if isinstance(value, list):
@@ -492,11 +495,12 @@ def _kept(attributes: dict[str, Any], content_prefixes: tuple[str, ...] = ()) ->
     return kept
 
 
-def stored_attributes(span: OtlpSpan) -> dict[str, Any]:
-    """Span attributes without message content, plus resource and scope kept apart."""
+def stored_attributes(span: OtlpSpan, resource: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Span attributes without message content, plus resource and scope kept apart (`resource`:
+    the span's resource as kept, when the batch already made it for the spans sharing it)."""
     return {
         "span": _kept(span.attributes, CONTENT_PREFIXES),
-        "resource": _kept(span.resource),
+        "resource": _kept(span.resource) if resource is None else resource,
         "scope": {"name": span.scope_name, "version": span.scope_version},
     }
 
@@ -505,10 +509,14 @@ def stored_attributes(span: OtlpSpan) -> dict[str, Any]:
 
 
 def map_span(
-    span: OtlpSpan, picked: dict[str, Any] | None = None, environment: str | None = None
+    span: OtlpSpan,
+    picked: dict[str, Any] | None = None,
+    environment: str | None = None,
+    kept_resource: dict[str, Any] | None = None,
 ) -> SpanRecord | list[str]:
-    """The record for an LLM span, or why it cannot be stored (`picked` and `environment`: its
-    `pick` and `map_environment`, when the batch already made them)."""
+    """The record for an LLM span, or why it cannot be stored (`picked`, `environment` and
+    `kept_resource`: its `pick`, `map_environment` and stored resource, when the batch already
+    made them)."""
     errors = []
     if span.trace_id is None:
         errors.append(MSG_BAD_TRACE_ID)
@@ -544,7 +552,7 @@ def map_span(
         finish_reason=map_finish_reason(picked),
         user_id=text(picked.get("user_id")),
         session_id=text(picked.get("session_id")),
-        attributes=stored_attributes(span),
+        attributes=stored_attributes(span, kept_resource),
         prompt_tokens=tokens["prompt_tokens"],
         completion_tokens=tokens["completion_tokens"],
         total_tokens=tokens["total_tokens"],
@@ -590,8 +598,13 @@ def map_batch(spans: Sequence[OtlpSpan]) -> tuple[list[tuple[int, SpanRecord | l
     environments = [map_environment(span) for span in spans]
     context = _trace_context(spans, picks, environments)
     results: list[tuple[int, SpanRecord | list[str]]] = []
+    # The spans of one resource share its attributes (one dict, decoded once): kept once for all.
+    kept_resources: dict[int, dict[str, Any]] = {}
     for index, span in leaf:
-        mapped = map_span(span, picks[index], environments[index])
+        kept_resource = kept_resources.get(id(span.resource))
+        if kept_resource is None:
+            kept_resource = kept_resources[id(span.resource)] = _kept(span.resource)
+        mapped = map_span(span, picks[index], environments[index], kept_resource)
         if isinstance(mapped, SpanRecord):
             inherited = context.get(mapped.trace_id, {})
             mapped.user_id = mapped.user_id or inherited.get("user_id")

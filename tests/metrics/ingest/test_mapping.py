@@ -390,3 +390,22 @@ def test_pick_equals_probing_each_table_in_priority_order():
         picked = pick(attributes)
         for field, keys in PRIORITY_TABLES.items():
             assert picked.get(field) == probe(attributes, keys), (field, attributes)
+
+
+def test_spans_of_two_resources_in_one_batch_each_keep_their_own_resource():
+    # given: two resources (one with a string longer than is kept), two chat spans under each
+    long_value = "v" * 1500
+    first = {"service.name": "chatbot", "deployment.environment.name": "prod", "notes": long_value}
+    second = {"service.name": "indexer", "host.name": "box-2"}
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 10}
+    spans = [
+        otlp_span(chat, resource=resource, span_id=f"{i + 1:016x}")
+        for i, resource in enumerate([first, second, first, second])
+    ]
+    # when
+    results, skipped = map_batch(spans)
+    # then: each record stores its own resource, long strings cut as for span attributes
+    assert skipped == 0
+    stored = [record.attributes["resource"] for _, record in results if isinstance(record, SpanRecord)]
+    expected_first = {**first, "notes": "v" * 1000 + "…"}
+    assert stored == [expected_first, second, expected_first, second]
