@@ -92,12 +92,24 @@ def _pb_value(value: common_pb2.AnyValue, depth: int = 1) -> Any:
     return getattr(value, kind)
 
 
+# What most attributes are: read in place rather than through _pb_value's call (a span has ~10).
+_PB_SCALARS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
+
+
 def _pb_attributes(attributes: Any) -> dict[str, Any]:
-    return {kv.key: _pb_value(kv.value) for kv in attributes}
+    result: dict[str, Any] = {}
+    for kv in attributes:
+        value = kv.value
+        kind = value.WhichOneof("value")
+        result[kv.key] = getattr(value, kind) if kind in _PB_SCALARS else _pb_value(value)
+    return result
+
+
+_ZERO_IDS = {16: bytes(16), 8: bytes(8)}
 
 
 def _pb_id(raw: bytes, length: int) -> str | None:
-    if len(raw) != length or raw == b"\x00" * length:
+    if len(raw) != length or raw == _ZERO_IDS[length]:
         return None
     return raw.hex()
 
@@ -113,6 +125,7 @@ def decode_protobuf(body: bytes) -> list[OtlpSpan]:
         for scope_spans in resource_spans.scope_spans:
             scope = scope_spans.scope
             for span in scope_spans.spans:
+                status = span.status
                 spans.append(
                     OtlpSpan(
                         trace_id=_pb_id(span.trace_id, 16),
@@ -121,8 +134,8 @@ def decode_protobuf(body: bytes) -> list[OtlpSpan]:
                         name=span.name,
                         start_ns=span.start_time_unix_nano,
                         end_ns=span.end_time_unix_nano,
-                        status_code=span.status.code,
-                        status_message=span.status.message,
+                        status_code=status.code,
+                        status_message=status.message,
                         attributes=_pb_attributes(span.attributes),
                         resource=resource,
                         scope_name=scope.name,
