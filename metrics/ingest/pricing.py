@@ -76,12 +76,13 @@ class Rates:
         prompt = record.prompt_tokens or 0
         cache_read = record.cache_read_tokens or 0
         cache_write = record.cache_write_tokens or 0
-        uncached = max(0, prompt - cache_read - cache_write)
-        input_cost = (
-            uncached * self.input
-            + cache_read * (self.cache_read if self.cache_read is not None else self.input)
-            + cache_write * (self.cache_write if self.cache_write is not None else self.input)
-        ) / MILLION
+        input_cost = max(0, prompt - cache_read - cache_write) * self.input
+        # Most calls use no cache: their terms are skipped rather than added as zeros.
+        if cache_read:
+            input_cost += cache_read * (self.cache_read if self.cache_read is not None else self.input)
+        if cache_write:
+            input_cost += cache_write * (self.cache_write if self.cache_write is not None else self.input)
+        input_cost /= MILLION
         output_cost = (record.completion_tokens or 0) * self.output / MILLION
         return input_cost.quantize(COST_QUANTUM), output_cost.quantize(COST_QUANTUM)
 
@@ -180,7 +181,8 @@ def price_instant(provider: str, model: str, ts: datetime) -> datetime:
     """The instant whose prices apply to a call at `ts`: the start of its UTC day, or for a model
     whose price changes with the time of day, the last change before `ts`. One cached lookup then
     serves every call of that stretch, and each call pays what it cost at its own time."""
-    ts = ts.astimezone(UTC)
+    if ts.tzinfo is not UTC:  # spans' start times are UTC already
+        ts = ts.astimezone(UTC)
     midnight = ts.replace(hour=0, minute=0, second=0, microsecond=0)
     changes = _time_of_day_changes(provider, model)
     if not changes:
