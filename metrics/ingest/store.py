@@ -121,6 +121,11 @@ INGEST_NEW_SQL = _ingest_sql(skip_stored=False)
 INGEST_SQL = _ingest_sql(skip_stored=True)
 
 
+# The SpanRecord fields that travel as they are (tags and attributes travel as JSON text).
+_PLAIN_COLUMNS = tuple(name for name, _, _ in _INPUT_COLUMNS if name not in ("tags", "attributes"))
+_read_plain_columns = attrgetter(*_PLAIN_COLUMNS)
+
+
 def records_to_columns(org_id: int, records: Sequence[SpanRecord]) -> dict[str, Any]:
     """Column arrays for the statement's unnest(): one list per input column.
 
@@ -151,10 +156,6 @@ def records_to_columns(org_id: int, records: Sequence[SpanRecord]) -> dict[str, 
                 values = [storable(v) if v else v for v in values]
         columns[name] = None if values.count(None) == len(values) else values
     return columns
-
-
-_PLAIN_COLUMNS = tuple(name for name, _, _ in _INPUT_COLUMNS if name not in ("tags", "attributes"))
-_read_plain_columns = attrgetter(*_PLAIN_COLUMNS)
 
 
 def _json_text(value: Any) -> str:
