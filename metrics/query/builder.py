@@ -37,6 +37,7 @@ from metrics.rollups.measures import (
     PARTIAL_MERGE,
     ROLLUPS_BY_TABLE,
     STORED_QUANTILES,
+    Measure,
 )
 
 
@@ -81,14 +82,22 @@ def _rollup_partials(query: MetricsQuery, partials: dict[str, list[str]]) -> lis
     return _count_merges(query, "r.") + _measure_merges(partials, "r.")
 
 
-def _raw_partial(partial: str, column: str) -> str:
-    return {
+def _raw_partial(measure: Measure, partial: str) -> str:
+    """One partial aggregate of a measure over raw spans. A measure with an exact integer copy
+    (`Measure.scaled_column`) is aggregated through it and scaled back: the same numeric, with
+    the column's scale (counts need no scaling; additive measures have no sum of squares)."""
+    if measure.scaled_column is None:
+        column, unit = f"t.{measure.span_column}", None
+    else:
+        column, unit = f"t.{measure.scaled_column}", f"{Decimal(1).scaleb(-measure.scale):f}"
+    aggregate = {
         "count": f"count({column})",
         "sum": f"sum({column})",
         "sumsq": f"sum({column} * {column})",
         "min": f"min({column})",
         "max": f"max({column})",
     }[partial]
+    return aggregate if unit is None or partial == "count" else f"{aggregate} * {unit}"
 
 
 def _raw_partials(query: MetricsQuery, partials: dict[str, list[str]]) -> list[str]:
@@ -97,16 +106,7 @@ def _raw_partials(query: MetricsQuery, partials: dict[str, list[str]]) -> list[s
         parts.append("count(*) FILTER (WHERE t.status_code = 'ERROR') AS error_count")
     for name, needed in partials.items():
         measure = MEASURES_BY_NAME[name]
-        if measure.scaled_column is None:
-            column = f"t.{measure.span_column}"
-            parts += [f"{_raw_partial(partial, column)} AS {name}_{partial}" for partial in needed]
-            continue
-        # Through the exact integer copy, scaled back: the same numeric, with the column's scale.
-        column, unit = f"t.{measure.scaled_column}", f"{Decimal(1).scaleb(-measure.scale):f}"
-        for partial in needed:
-            aggregate = _raw_partial(partial, column)
-            scaled = aggregate if partial == "count" else f"{aggregate} * {unit}"  # sum, min, max
-            parts.append(f"{scaled} AS {name}_{partial}")
+        parts += [f"{_raw_partial(measure, partial)} AS {name}_{partial}" for partial in needed]
     return parts
 
 
