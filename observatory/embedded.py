@@ -1,9 +1,12 @@
 """The embedded PostgreSQL used when DATABASE_URL is unset (pgserver: a real server from a wheel)."""
 
+import fcntl
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 from dj_database_url import DBConfig
 
@@ -24,6 +27,22 @@ SELECT pg_reload_conf();
 """
 
 
+def _memory_mb() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): assume a small laptop
+        return 8192
+
+
+# PostgreSQL's own default (128MB) holds too little of a large database: at 10M spans, ingest
+# inserts into today's user and session indexes (~100 MB each) at random places, and every
+# batch read ~300 pages back from the operating system and wrote ~400 dirty ones out to make
+# room (EXPLAIN of a 500-span batch: 19-20 ms at 128MB, 13 ms at 1GB). An eighth of the memory,
+# at most 1GB (what docker/compose.yaml gives a deployment). Taking effect needs a restart.
+EMBEDDED_SHARED_BUFFERS_MB = max(128, min(1024, _memory_mb() // 8))
+_SHARED_BUFFERS_MB = re.compile(r"shared_buffers_mb=(\d+)")
+
+
 def embedded_database_settings(data_dir: Path, database: str = EMBEDDED_DATABASE_NAME) -> DBConfig:
     """Start (or reuse) the server under `data_dir` and return a Django DATABASES entry for it.
 
@@ -40,6 +59,7 @@ def embedded_database_settings(data_dir: Path, database: str = EMBEDDED_DATABASE
         server = get_server(data_dir, cleanup_mode=None)
     # Settings that suit a metrics workload and take effect without a restart (see README).
     server.psql(EMBEDDED_TUNING)
+    ensure_shared_buffers(server, data_dir)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
@@ -53,3 +73,31 @@ def embedded_database_settings(data_dir: Path, database: str = EMBEDDED_DATABASE
         "HOST": params.get("host", ""),
         "PORT": params.get("port", ""),
     }
+
+
+def running_shared_buffers_mb(server: Any) -> int:
+    found = _SHARED_BUFFERS_MB.search(
+        server.psql(
+            "SELECT 'shared_buffers_mb=' || setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers';"
+        )
+    )
+    return int(found.group(1)) if found else 0
+
+
+def ensure_shared_buffers(server: Any, data_dir: Path) -> None:
+    """Restarts the server once if its shared_buffers is not EMBEDDED_SHARED_BUFFERS_MB (a new
+    server, or one set up on another machine); under a lock, so that processes starting together
+    (gunicorn's workers) restart it once between them, before any of them connects."""
+    import pgserver
+
+    with open(data_dir.with_name(f"{data_dir.name}.settings.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if running_shared_buffers_mb(server) == EMBEDDED_SHARED_BUFFERS_MB:
+            return
+        server.psql(f"ALTER SYSTEM SET shared_buffers = '{EMBEDDED_SHARED_BUFFERS_MB}MB';")
+        # The restart keeps the options the server was started with (its socket directory), and
+        # logs where pgserver started it logging. (pgserver.pg_ctl: pgserver makes a function
+        # per PostgreSQL program when imported.)
+        restart = ["-w", "-m", "fast", "-l", str(server.log), "restart"]
+        pgserver.pg_ctl(restart, pgdata=server.pgdata, user=server.system_user, timeout=60)  # type: ignore[attr-defined]
+        logger.info("restarted the embedded PostgreSQL with shared_buffers %s MB", EMBEDDED_SHARED_BUFFERS_MB)
