@@ -4,6 +4,7 @@ import fcntl
 import logging
 import os
 import re
+import subprocess
 import warnings
 from pathlib import Path
 from typing import Any
@@ -87,17 +88,42 @@ def running_shared_buffers_mb(server: Any) -> int:
 def ensure_shared_buffers(server: Any, data_dir: Path) -> None:
     """Restarts the server once if its shared_buffers is not EMBEDDED_SHARED_BUFFERS_MB (a new
     server, or one set up on another machine); under a lock, so that processes starting together
-    (gunicorn's workers) restart it once between them, before any of them connects."""
+    (gunicorn's workers) restart it once between them, before any of them connects.
+
+    If the server will not start with it (the machine lets it have less memory than that), it is
+    started again with PostgreSQL's default, and that size is not tried again on this data
+    directory (`*.settings.failed` says which).
+    """
     import pgserver
 
+    pg_ctl = pgserver.pg_ctl  # type: ignore[attr-defined]  # pgserver makes one per PostgreSQL program
+    failed = data_dir.with_name(f"{data_dir.name}.settings.failed")
+    wanted = f"{EMBEDDED_SHARED_BUFFERS_MB}MB"
     with open(data_dir.with_name(f"{data_dir.name}.settings.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if running_shared_buffers_mb(server) == EMBEDDED_SHARED_BUFFERS_MB:
             return
-        server.psql(f"ALTER SYSTEM SET shared_buffers = '{EMBEDDED_SHARED_BUFFERS_MB}MB';")
-        # The restart keeps the options the server was started with (its socket directory), and
-        # logs where pgserver started it logging. (pgserver.pg_ctl: pgserver makes a function
-        # per PostgreSQL program when imported.)
-        restart = ["-w", "-m", "fast", "-l", str(server.log), "restart"]
-        pgserver.pg_ctl(restart, pgdata=server.pgdata, user=server.system_user, timeout=60)  # type: ignore[attr-defined]
-        logger.info("restarted the embedded PostgreSQL with shared_buffers %s MB", EMBEDDED_SHARED_BUFFERS_MB)
+        if failed.exists() and failed.read_text().strip() == wanted:
+            return
+        socket_dir = server.get_postmaster_info().socket_dir
+        server.psql(f"ALTER SYSTEM SET shared_buffers = '{wanted}';")
+        try:
+            # The restart keeps the options the server was started with (its socket directory),
+            # and logs where pgserver started it logging.
+            pg_ctl(
+                ["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=server.pgdata, user=server.system_user
+            )
+        except subprocess.CalledProcessError:
+            _forget_setting(Path(server.pgdata) / "postgresql.auto.conf", "shared_buffers")
+            started_as_pgserver_does = ["-w", "-l", str(server.log), "-o", '-h ""', "-o", f"-k {socket_dir}", "start"]
+            pg_ctl(started_as_pgserver_does, pgdata=server.pgdata, user=server.system_user)
+            failed.write_text(wanted)
+            logger.warning("the embedded PostgreSQL did not start with shared_buffers %s; it keeps the default", wanted)
+            return
+        logger.info("restarted the embedded PostgreSQL with shared_buffers %s", wanted)
+
+
+def _forget_setting(auto_conf: Path, name: str) -> None:
+    """Drops what ALTER SYSTEM wrote for `name`, while the server is down (ALTER SYSTEM RESET needs it up)."""
+    lines = auto_conf.read_text().splitlines(keepends=True)
+    auto_conf.write_text("".join(line for line in lines if line.split("=")[0].strip() != name))

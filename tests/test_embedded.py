@@ -42,3 +42,16 @@ def test_a_new_embedded_server_is_restarted_once_with_its_shared_buffers(pgdata,
 
     assert _postmaster_pid(pgdata) == started  # the value holds: no second restart
     assert _shared_buffers(settings) == "144MB"
+
+
+def test_a_server_that_will_not_start_with_its_shared_buffers_keeps_the_default(pgdata, monkeypatch):
+    # 4 TB: more than this machine lets PostgreSQL map, yet within the setting's range.
+    monkeypatch.setattr(embedded, "EMBEDDED_SHARED_BUFFERS_MB", 4 * 2**20)
+    settings = embedded.embedded_database_settings(pgdata)
+    assert _shared_buffers(settings) == "128MB"  # up, with PostgreSQL's default
+    assert "shared_buffers" not in (pgdata / "postgresql.auto.conf").read_text()
+    started = _postmaster_pid(pgdata)
+
+    embedded.embedded_database_settings(pgdata)
+
+    assert _postmaster_pid(pgdata) == started  # that size is not tried again
