@@ -137,11 +137,11 @@ def records_to_columns(org_id: int, records: Sequence[SpanRecord]) -> dict[str, 
 
     A column that no span of the batch has (cache tokens, a parent, often an error) travels as
     one NULL instead of an array of NULLs to write and read element by element; unnest() pads
-    it with NULLs. Likewise a span without tags sends NULL, read as none
-    without parsing '[]' (~2 µs a span in the statement). Numerics (the costs) are sent as their
-    exact decimal text: psycopg dumps a Decimal in Python at ~0.7 µs, str() and a text element
-    take ~0.14. Strings are made storable here, the one place both doors' spans pass on their
-    way to PostgreSQL (metrics.postgres_text).
+    it with NULLs. Likewise a span without tags sends NULL, read as none without parsing '[]'
+    (~2 µs a span in the statement). Numerics (the costs) are sent as their exact decimal text:
+    psycopg dumps a Decimal in Python at ~0.7 µs, str() and a text element take ~0.14. Strings
+    are made storable here, the one place both doors' spans pass on their way to PostgreSQL
+    (metrics.postgres_text).
     """
     columns: dict[str, Any] = {"org_id": org_id}
     # Every record's plain fields read at once and turned into columns by zip, in C.

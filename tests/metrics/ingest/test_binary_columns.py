@@ -40,7 +40,7 @@ BIGINTS = {
 
 
 def _read_back(value: object, sql_type: str) -> list:
-    """What PostgreSQL makes of the array the cursor sends (array_recv), as its text, element by element."""
+    """What PostgreSQL makes of the array the cursor sends (array_recv), read back."""
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         binary_columns.register(cursor)
