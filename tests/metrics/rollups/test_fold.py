@@ -93,6 +93,20 @@ def test_a_held_back_organization_stays_held_back_while_another_process_folds(or
     assert (queued_spans_of(org.pk), fold._held_back) == (0, {})
 
 
+def test_the_fold_statement_is_parsed_and_planned_once_per_connection(org):
+    # when: three folds on this test's connection
+    for _ in range(3):
+        store_unfolded(org.pk, [parse_json_span(json_span())])
+        assert fold.fold_pending() == 1
+    # then: one prepared statement ran them all (the queue's DELETE is the fold's alone)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%DELETE FROM llm_rollup_queue%"],
+        )
+        assert cursor.fetchall() == [(3,)]
+
+
 def test_a_fold_runs_without_jit_on_a_server_that_compiles_every_statement(org):
     # given: a session that would JIT-compile any statement (PostgreSQL's default is jit on, with
     # a cost threshold the fold's one statement passes), and a trigger noting the setting the
