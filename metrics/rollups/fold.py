@@ -13,9 +13,10 @@ progress or the next one.
 Folding many spans at once is cheaper per span: part of the work is per bucket and key
 (merging sketches into rollup rows), not per span. Measured on the 1M benchmark database: ~40
 ms a fold plus ~17 µs a span, so 120 µs a span for a fold of one 500-span batch, 30 µs at 5,000
-spans (since the statement is prepared, on the 10M database: 30 ms for 500 spans, 110 for 3,500). At 5,000 spans/s the folders folded ~500 spans at a
-time back to back; paced, they fold ~1,200 every quarter second and the database spent
-15-25 % less CPU per ingested span. (Under saturation folds grow large on their own.)
+spans (since the statement is prepared, on the 10M database: 30 ms for 500 spans, 110 for
+3,500). At 5,000 spans/s the folders folded ~500 spans at a time back to back; paced, they fold
+~1,200 every quarter second and the database spent 15-25 % less CPU per ingested span. (Under
+saturation folds grow large on their own.)
 The storing statement itself no longer touches the rollups, so concurrent batches never
 wait on each other's rollup rows.
 """
