@@ -34,3 +34,10 @@ def post_worker_init(worker: object) -> None:
     load_price_data()
     gc.collect()
     gc.freeze()
+
+
+def worker_exit(server: object, worker: object) -> None:
+    """A worker going away folds what is queued first (metrics.rollups.fold.fold_before_exit)."""
+    from metrics.rollups.fold import fold_before_exit
+
+    fold_before_exit()

@@ -213,6 +213,23 @@ def fold_soon() -> None:
         fold_quietly()
 
 
+def fold_before_exit(within_seconds: float = 5.0) -> None:
+    """Folds what is queued before a server process goes (a stop, a deploy, a recycled worker),
+    so that spans acknowledged just before do not wait out of the rollups until the next start.
+
+    Another process may hold the fold at that moment, having begun before this one's last batch
+    was committed: so it tries until the queue is empty or `within_seconds` have passed. The
+    spans are safe in the queue either way; a failure only leaves them for the next fold.
+    """
+    deadline = time.monotonic() + within_seconds
+    try:
+        while not queue_is_empty() and time.monotonic() < deadline:
+            if not fold_quietly():
+                time.sleep(BUSY_RETRY_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - the database is away: the next start folds them
+        logger.warning("folding before exit failed (%s); the queued spans wait for the next fold", type(exc).__name__)
+
+
 def start_background_folding() -> None:
     """A daemon thread folding when asked (`fold_soon`) and every half second, and one vacuuming
     the queue every VACUUM_INTERVAL_SECONDS (once per process; gunicorn calls it per worker).

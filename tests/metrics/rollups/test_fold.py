@@ -2,7 +2,9 @@
 no fold is JIT-compiled."""
 
 import logging
+import runpy
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -91,6 +93,17 @@ def test_a_held_back_organization_stays_held_back_while_another_process_folds(or
     # and once the other process is done, the retry folds the span and lets the organization go
     assert fold.fold_each_organization([org.pk]) == 1
     assert (queued_spans_of(org.pk), fold._held_back) == (0, {})
+
+
+def test_a_gunicorn_worker_going_away_folds_what_is_queued(org):
+    # given: two acknowledged spans still queued, and the server's hooks as gunicorn loads them
+    hooks = runpy.run_path(str(Path(__file__).resolve().parents[3] / "observatory" / "gunicorn.conf.py"))
+    store_unfolded(org.pk, [parse_json_span(json_span()), parse_json_span(json_span())])
+    # when: a worker exits
+    hooks["worker_exit"](None, None)
+    # then: they are in the rollups, not left for the next start
+    assert queued_spans_of(org.pk) == 0
+    assert sum(row["request_count"] for row in rollup_rows("llm_metrics_1min", org.pk)) == 2
 
 
 def test_the_fold_statement_is_parsed_and_planned_once_per_connection(org):
