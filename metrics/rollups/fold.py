@@ -66,11 +66,21 @@ def queued_spans() -> int:
         return int(cursor.fetchone()[0])
 
 
-def queue_is_empty(org_id: int | None = None) -> bool:
-    """Whether no span waits (of `org_id`, if given)."""
-    which = "" if org_id is None else " WHERE org_id = %s"
+def _queued_of(org_id: int | None, skipping: Collection[int]) -> tuple[str, dict[str, Any] | None]:
+    """The WHERE clause (and its parameters) picking the queued spans of `org_id`, if given, or of
+    every organization but those `skipping`."""
+    if org_id is not None:
+        return " WHERE org_id = %(org_id)s", {"org_id": org_id}
+    if skipping:
+        return " WHERE org_id <> ALL(%(skipping)s)", {"skipping": list(skipping)}
+    return "", None
+
+
+def queue_is_empty(org_id: int | None = None, skipping: Collection[int] = ()) -> bool:
+    """Whether no span waits (of `org_id`, if given; or of anyone but the organizations `skipping`)."""
+    which, params = _queued_of(org_id, skipping)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {QUEUE}{which})", [] if org_id is None else [org_id])
+        cursor.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {QUEUE}{which})", params)
         return bool(cursor.fetchone()[0])
 
 
@@ -103,12 +113,7 @@ def fold_pending(min_period: float = 0.0, org_id: int | None = None, skipping: C
             " set_config('jit', 'off', true)",
             [f"{FOLD_LOCK_TIMEOUT_MS}ms"],
         )
-        which: str = ""
-        params: dict[str, Any] | None = None
-        if org_id is not None:
-            which, params = " WHERE org_id = %(org_id)s", {"org_id": org_id}
-        elif skipping:
-            which, params = " WHERE org_id <> ALL(%(skipping)s)", {"skipping": list(skipping)}
+        which, params = _queued_of(org_id, skipping)
         taken = f"taken AS (DELETE FROM {QUEUE}{which} RETURNING {_COLUMNS}, {_NUMBERS})"
         # Prepared once per connection (a server-side-binding cursor): parsing and planning the
         # ~100 kB statement took ~12 ms of every fold. Its generic plan, made whatever the queue
@@ -219,12 +224,16 @@ def fold_before_exit(within_seconds: float = 5.0) -> None:
 
     Another process may hold the fold at that moment, having begun before this one's last batch
     was committed: so it tries until the queue is empty or `within_seconds` have passed. The
-    spans are safe in the queue either way; a failure only leaves them for the next fold.
+    spans of organizations held back (see fold_quietly) are not waited for, and a failed fold
+    ends the tries: the spans are safe in the queue either way, for the next fold.
     """
     deadline = time.monotonic() + within_seconds
     try:
-        while not queue_is_empty() and time.monotonic() < deadline:
-            if not fold_quietly():
+        while not queue_is_empty(skipping=list(_held_back)) and time.monotonic() < deadline:
+            folded = fold_quietly()
+            if folded is None:
+                return
+            if folded == 0:  # another process is folding
                 time.sleep(BUSY_RETRY_SECONDS)
     except Exception as exc:  # noqa: BLE001 - the database is away: the next start folds them
         logger.warning("folding before exit failed (%s); the queued spans wait for the next fold", type(exc).__name__)

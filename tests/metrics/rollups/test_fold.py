@@ -3,6 +3,7 @@ no fold is JIT-compiled."""
 
 import logging
 import runpy
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -104,6 +105,17 @@ def test_a_gunicorn_worker_going_away_folds_what_is_queued(org):
     # then: they are in the rollups, not left for the next start
     assert queued_spans_of(org.pk) == 0
     assert sum(row["request_count"] for row in rollup_rows("llm_metrics_1min", org.pk)) == 2
+
+
+def test_a_worker_going_away_does_not_wait_for_a_held_back_organization(org, monkeypatch):
+    # given: a queued span of an organization held back (its spans cannot be folded for now)
+    store_unfolded(org.pk, [parse_json_span(json_span())])
+    fold._held_back[org.pk] = time.monotonic() + 60
+    monkeypatch.setattr(fold.time, "sleep", lambda seconds: pytest.fail("waited for a held-back organization"))
+    # when
+    fold.fold_before_exit(within_seconds=60)
+    # then: it returned at once, the span still queued for a later fold
+    assert queued_spans_of(org.pk) == 1
 
 
 def test_the_fold_statement_is_parsed_and_planned_once_per_connection(org):
