@@ -10,8 +10,11 @@ spans from llm_traces (`with_ordinals_sql`), for every bitmap to read.
 from collections.abc import Iterable
 from typing import Any
 
+import psycopg
 from django.db import connection
 
+from metrics.ingest import binary_columns
+from metrics.ingest.binary_columns import TextColumn
 from metrics.rollups.measures import IDENTITY_COLUMNS
 
 
@@ -48,10 +51,13 @@ def with_ordinals_sql(spans: str) -> str:
     return f"SELECT {', '.join(columns)} FROM {spans} {' '.join(joins)}"
 
 
+# Binary arrays, prepared once per connection: composed as text with the values quoted one by
+# one, a batch of 600 new identities cost the worker 2.1 ms of CPU, this way 1.1 ms, and the
+# call took 16.6 against 14.4 ms (the fifteenth round's VM, 30 batches each in turn).
 _BATCH_SQL = (
-    "SELECT 'user_id', value, ordinal FROM identity_ordinals(%(org_id)s, 'user_id', %(user_id)s::text[])"
+    "SELECT 'user_id', value, ordinal FROM identity_ordinals(%(org_id)s, 'user_id', %(user_id)b::text[])"
     " UNION ALL "
-    "SELECT 'session_id', value, ordinal FROM identity_ordinals(%(org_id)s, 'session_id', %(session_id)s::text[])"
+    "SELECT 'session_id', value, ordinal FROM identity_ordinals(%(org_id)s, 'session_id', %(session_id)b::text[])"
 )
 
 
@@ -74,7 +80,7 @@ def number_batch(org_id: int, users: Iterable[str | None], sessions: Iterable[st
     """Makes sure every user and session of a batch has its number (before its spans are stored);
     returns them, per kind: value → number."""
     numbers: dict[str, dict[str, int]] = {"user_id": {}, "session_id": {}}
-    unknown: dict[str, list[str]] = {"user_id": [], "session_id": []}
+    unknown: dict[str, TextColumn] = {"user_id": TextColumn(), "session_id": TextColumn()}
     for kind, values in (("user_id", users), ("session_id", sessions)):
         for value in {v for v in values if v is not None}:
             known = _known.get((org_id, kind, value))
@@ -85,8 +91,10 @@ def number_batch(org_id: int, users: Iterable[str | None], sessions: Iterable[st
         unknown[kind].sort()
     if not (unknown["user_id"] or unknown["session_id"]):
         return numbers
-    with connection.cursor() as cursor:
-        cursor.execute(_BATCH_SQL, {"org_id": org_id, **unknown})
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        binary_columns.register(cursor)
+        cursor.execute(_BATCH_SQL, {"org_id": org_id, **unknown}, prepare=True)
         rows = cursor.fetchall()
     for kind, value, ordinal in rows:
         numbers[kind][value] = ordinal

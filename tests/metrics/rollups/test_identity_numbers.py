@@ -87,3 +87,28 @@ def test_the_numbers_a_process_remembers_stay_bounded_and_right(org, monkeypatch
         assert len(identities._known) <= 100
         assert set(sessions) <= set(remembered)
         assert all(stored[value] == n for value, n in remembered.items())
+
+
+def test_a_batch_s_new_identities_are_numbered_by_one_prepared_statement(org):
+    # given: three batches of new users and sessions, some not ASCII and some long
+    batches = [
+        ([f"user-{n}-é" for n in range(3)], [f"session-{n}-{'x' * 200 * n}" for n in range(5)]),
+        (["user-0-é", "ユーザー"], ["session-new", None]),
+        ([None], ["session-0-", "セッション-" + "y" * 70_000]),
+    ]
+    for users, sessions in batches:
+        # when
+        numbers = identities.number_batch(org.pk, users, sessions)
+        # then: every identity of the batch has the number stored for it
+        stored_users, stored_sessions = stored_numbers(org.pk, "user_id"), stored_numbers(org.pk, "session_id")
+        assert numbers["user_id"] == {value: stored_users[value] for value in users if value is not None}
+        assert numbers["session_id"] == {value: stored_sessions[value] for value in sessions if value is not None}
+    # and: each user and session was numbered once, and one prepared statement did it all
+    assert sorted(stored_numbers(org.pk, "user_id").values()) == list(range(4))
+    assert sorted(stored_numbers(org.pk, "session_id").values()) == list(range(7))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%identity_ordinals%"],
+        )
+        assert cursor.fetchall() == [(3,)]
