@@ -9,6 +9,7 @@ import pytest
 from google.protobuf import json_format
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.common.v1 import common_pb2
 from rest_framework.test import APIClient
 
 from accounts import services
@@ -183,3 +184,44 @@ def test_attribute_values_nested_past_16_levels_are_cut_there_in_both_encodings(
     response = writer.post(URL, data=json.dumps(document).encode(), content_type="application/json")
     assert response.status_code == 200, response.content
     assert _depth(stored_spans(org.pk)[0]["attributes"]["span"]["deep"]) == 16
+
+
+def test_protobuf_attribute_values_of_every_kind_are_read_as_sent():
+    # given: a span with one attribute of every kind, the empty and zero ones among them
+    cases = {
+        "text": (common_pb2.AnyValue(string_value="gpt-4o"), "gpt-4o"),
+        "empty text": (common_pb2.AnyValue(string_value=""), ""),
+        "int": (common_pb2.AnyValue(int_value=-(2**63)), -(2**63)),
+        "zero": (common_pb2.AnyValue(int_value=0), 0),
+        "double": (common_pb2.AnyValue(double_value=0.25), 0.25),
+        "zero double": (common_pb2.AnyValue(double_value=0.0), 0.0),
+        "true": (common_pb2.AnyValue(bool_value=True), True),
+        "false": (common_pb2.AnyValue(bool_value=False), False),
+        "bytes": (common_pb2.AnyValue(bytes_value=b"\x00\xff"), "AP8="),
+        "unset": (common_pb2.AnyValue(), None),
+        "list": (
+            common_pb2.AnyValue(
+                array_value=common_pb2.ArrayValue(
+                    values=[common_pb2.AnyValue(string_value="a"), common_pb2.AnyValue(int_value=0)]
+                )
+            ),
+            ["a", 0],
+        ),
+        "map": (
+            common_pb2.AnyValue(
+                kvlist_value=common_pb2.KeyValueList(
+                    values=[common_pb2.KeyValue(key="k", value=common_pb2.AnyValue(string_value=""))]
+                )
+            ),
+            {"k": ""},
+        ),
+    }
+    message = trace_service_pb2.ExportTraceServiceRequest()
+    span = message.resource_spans.add().scope_spans.add().spans.add()
+    span.attributes.extend(common_pb2.KeyValue(key=key, value=value) for key, (value, _) in cases.items())
+    # when
+    (decoded,) = otlp.decode_protobuf(message.SerializeToString())
+    # then: each value as sent, of its own type (0 is not False, 0.0 is a float)
+    expected = {key: value for key, (_, value) in cases.items()}
+    assert decoded.attributes == expected
+    assert [type(v) for v in decoded.attributes.values()] == [type(v) for v in expected.values()]
