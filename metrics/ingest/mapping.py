@@ -417,7 +417,7 @@ def _langfuse_ttft_us(value: Any, start_ns: int) -> int | None:
     completion_start = parse_iso_time(value.strip('"'))  # older SDKs double-encode it
     if completion_start is None:
         return None
-    delta = completion_start - (EPOCH + timedelta(microseconds=start_ns // 1000))
+    delta = completion_start - (EPOCH + timedelta(0, 0, start_ns // 1000))
     us = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     return us if us >= 0 else None
 
@@ -484,11 +484,27 @@ def map_finish_reason(picked: dict[str, Any]) -> str | None:
     return reason.lower() if reason else None
 
 
-def _kept(attributes: dict[str, Any], content_prefixes: tuple[str, ...] = ()) -> dict[str, Any]:
+# Whether an attribute name holds message content, by name: the same few names come with every
+# span, and testing one against the 15 prefixes took ~170 ns, a lookup ~50 (~0.9 µs a span of 8
+# attributes). Bounded, since any name may arrive.
+_content_names: dict[str, bool] = {}
+CONTENT_NAMES_LIMIT = 10_000
+
+
+def _is_content(name: str) -> bool:
+    content = name.startswith(CONTENT_PREFIXES)
+    if len(_content_names) < CONTENT_NAMES_LIMIT:
+        _content_names[name] = content
+    return content
+
+
+def _kept(attributes: dict[str, Any], drop_content: bool = False) -> dict[str, Any]:
     kept = {}
     for key, value in attributes.items():
-        if content_prefixes and key.startswith(content_prefixes):
-            continue
+        if drop_content:
+            content = _content_names.get(key)
+            if content or (content is None and _is_content(key)):
+                continue
         if type(value) is str and len(value) > MAX_ATTRIBUTE_STRING:
             value = value[:MAX_ATTRIBUTE_STRING] + "…"
         kept[key] = value
@@ -499,7 +515,7 @@ def stored_attributes(span: OtlpSpan, resource: dict[str, Any] | None = None) ->
     """Span attributes without message content, plus resource and scope kept apart (`resource`:
     the span's resource as kept, when the batch already made it for the spans sharing it)."""
     return {
-        "span": _kept(span.attributes, CONTENT_PREFIXES),
+        "span": _kept(span.attributes, drop_content=True),
         "resource": _kept(span.resource) if resource is None else resource,
         "scope": {"name": span.scope_name, "version": span.scope_version},
     }
@@ -539,7 +555,7 @@ def map_span(
         trace_id=span.trace_id or "",
         span_id=span.span_id or "",
         parent_span_id=span.parent_span_id,
-        ts=EPOCH + timedelta(microseconds=span.start_ns // 1000),
+        ts=EPOCH + timedelta(0, 0, span.start_ns // 1000),  # microseconds: positional, ~0.3 µs faster
         span_name=span.name[:MAX_TEXT],
         provider=map_provider(attributes, picked),
         model=map_model(attributes, picked),

@@ -132,13 +132,15 @@ def decode_protobuf(body: bytes) -> list[OtlpSpan]:
         resource = _pb_attributes(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
             scope = scope_spans.scope
+            scope_name, scope_version = scope.name, scope.version
             for span in scope_spans.spans:
                 status = span.status
+                parent = span.parent_span_id
                 spans.append(
                     OtlpSpan(
                         trace_id=_pb_id(span.trace_id, 16),
                         span_id=_pb_id(span.span_id, 8),
-                        parent_span_id=span.parent_span_id.hex() if len(span.parent_span_id) == 8 else None,
+                        parent_span_id=parent.hex() if len(parent) == 8 else None,
                         name=span.name,
                         start_ns=span.start_time_unix_nano,
                         end_ns=span.end_time_unix_nano,
@@ -146,8 +148,8 @@ def decode_protobuf(body: bytes) -> list[OtlpSpan]:
                         status_message=status.message,
                         attributes=_pb_attributes(span.attributes),
                         resource=resource,
-                        scope_name=scope.name,
-                        scope_version=scope.version,
+                        scope_name=scope_name,
+                        scope_version=scope_version,
                         events=[OtlpEvent(e.name, e.time_unix_nano, _pb_attributes(e.attributes)) for e in span.events],
                     )
                 )

@@ -6,7 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from metrics.ingest import mapping
 from metrics.ingest.mapping import (
+    CONTENT_PREFIXES,
     MSG_TOO_LONG,
     PRIORITY_TABLES,
     is_llm_span,
@@ -409,3 +411,20 @@ def test_spans_of_two_resources_in_one_batch_each_keep_their_own_resource():
     stored = [record.attributes["resource"] for _, record in results if isinstance(record, SpanRecord)]
     expected_first = {**first, "notes": "v" * 1000 + "…"}
     assert stored == [expected_first, second, expected_first, second]
+
+
+@pytest.mark.parametrize("remembered", [10_000, 0])
+def test_message_content_is_never_stored_whether_its_names_are_remembered_or_not(monkeypatch, remembered):
+    # given: a span with an attribute under every content prefix, beside attributes that are not
+    # content (one sharing a prefix's first words), and room to remember `remembered` names
+    monkeypatch.setattr(mapping, "_content_names", {})
+    monkeypatch.setattr(mapping, "CONTENT_NAMES_LIMIT", remembered)
+    content = {f"{prefix}{suffix}": "secret" for prefix in CONTENT_PREFIXES for suffix in ("", ".0.content")}
+    kept = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.completion_tokens": 5}
+    attributes = {**content, **kept, "gen_ai.usage.input_tokens": 3}
+    # when: mapped twice (the second time the names are known, if remembered)
+    records = [mapped(dict(attributes)) for _ in range(2)]
+    # then: every content attribute dropped, everything else kept, both times
+    expected = {**kept, "gen_ai.usage.input_tokens": 3}
+    assert [record.attributes["span"] for record in records] == [expected, expected]
+    assert len(mapping._content_names) == min(remembered, len(attributes))
