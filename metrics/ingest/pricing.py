@@ -177,13 +177,29 @@ def _time_of_day_changes(provider: str, model: str) -> tuple[int, ...]:
     return tuple(sorted(changes))
 
 
+# One datetime per UTC day seen, each made once: `replace()` on every span took ~1 µs, and the
+# rates' cache hashes the same object each time, whose hash is computed once (a new aware datetime
+# works out its UTC offset to be hashed). Pricing a span of I1's shape: 4.6 -> 2.7 µs.
+_midnights: dict[date, datetime] = {}
+MIDNIGHTS_LIMIT = 4096
+
+
+def _utc_midnight(day: date) -> datetime:
+    midnight = _midnights.get(day)
+    if midnight is None:
+        if len(_midnights) >= MIDNIGHTS_LIMIT:
+            _midnights.clear()
+        midnight = _midnights[day] = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return midnight
+
+
 def price_instant(provider: str, model: str, ts: datetime) -> datetime:
     """The instant whose prices apply to a call at `ts`: the start of its UTC day, or for a model
     whose price changes with the time of day, the last change before `ts`. One cached lookup then
     serves every call of that stretch, and each call pays what it cost at its own time."""
     if ts.tzinfo is not UTC:  # spans' start times are UTC already
         ts = ts.astimezone(UTC)
-    midnight = ts.replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = _utc_midnight(ts.date())
     changes = _time_of_day_changes(provider, model)
     if not changes:
         return midnight
