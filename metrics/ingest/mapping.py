@@ -255,6 +255,8 @@ def pick(attributes: dict[str, Any]) -> dict[str, Any]:
 
 def to_int(value: Any) -> int | None:
     """Token counts arrive as ints, doubles or strings (JSON int64); int(float(x)) them."""
+    if type(value) is int:  # the usual case, exact as it is (MAX_TOKENS is far below 2**53)
+        return value if 0 <= value <= MAX_TOKENS else None
     if value is None or isinstance(value, bool):
         return None
     try:

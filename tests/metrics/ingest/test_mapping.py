@@ -428,3 +428,29 @@ def test_message_content_is_never_stored_whether_its_names_are_remembered_or_not
     expected = {**kept, "gen_ai.usage.input_tokens": 3}
     assert [record.attributes["span"] for record in records] == [expected, expected]
     assert len(mapping._content_names) == min(remembered, len(attributes))
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        (0, 0),
+        (3119, 3119),
+        (MAX_TOKENS, MAX_TOKENS),
+        (MAX_TOKENS + 1, None),
+        (-1, None),
+        (2**70, None),
+        (True, None),
+        (False, None),
+        (12.9, 12),
+        ("12", 12),
+        ("12.5", 12),
+        ("1e3", 1000),
+        ("twelve", None),
+        (float("nan"), None),
+        (float("inf"), None),
+        (None, None),
+        ([3], None),
+    ],
+)
+def test_token_counts_are_read_from_every_type_they_arrive_as(sent, read):
+    assert mapping.to_int(sent) == read
