@@ -177,20 +177,12 @@ def _time_of_day_changes(provider: str, model: str) -> tuple[int, ...]:
     return tuple(sorted(changes))
 
 
-# One datetime per UTC day seen, each made once: `replace()` on every span took ~1 µs, and the
-# rates' cache hashes the same object each time, whose hash is computed once (a new aware datetime
-# works out its UTC offset to be hashed). Pricing a span of I1's shape: 4.6 -> 2.7 µs.
-_midnights: dict[date, datetime] = {}
-MIDNIGHTS_LIMIT = 4096
-
-
+@lru_cache(maxsize=4096)
 def _utc_midnight(day: date) -> datetime:
-    midnight = _midnights.get(day)
-    if midnight is None:
-        if len(_midnights) >= MIDNIGHTS_LIMIT:
-            _midnights.clear()
-        midnight = _midnights[day] = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return midnight
+    """One datetime per UTC day, made once: `replace()` on every span took ~1 µs, and the rates'
+    cache hashes the same object each time, whose hash is computed once (a new aware datetime
+    works out its UTC offset to be hashed). Pricing a span of I1's shape: 4.6 -> 2.7 µs."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def price_instant(provider: str, model: str, ts: datetime) -> datetime:

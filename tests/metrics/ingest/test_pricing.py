@@ -174,20 +174,21 @@ def test_off_peak_and_peak_calls_of_one_day_cost_differently():
     assert off_peak.total_cost < peak.total_cost
 
 
-@pytest.mark.parametrize("remembered", [4096, 2])
-def test_calls_across_many_days_each_pay_their_own_day_s_price(monkeypatch, remembered):
+@pytest.mark.parametrize("remembered", [True, False])
+def test_calls_across_many_days_each_pay_their_own_day_s_price(remembered):
     # given: DeepSeek calls at 01:00 UTC (peak) and 20:00 UTC (off-peak) on each of five days,
-    # with room to remember `remembered` days' midnights
+    # their days' midnights remembered from call to call or forgotten each time
     from metrics.ingest import pricing
 
-    monkeypatch.setattr(pricing, "_midnights", {})
-    monkeypatch.setattr(pricing, "MIDNIGHTS_LIMIT", remembered)
+    pricing._utc_midnight.cache_clear()
     first = (NOW - timedelta(days=6)).replace(hour=0, minute=0, second=0, microsecond=0)
     times = [first + timedelta(days=day, hours=hour) for day in range(5) for hour in (1, 20)]
     for ts in times * 2:  # the second time, the days are known (if remembered)
         span = SpanRecord(
             trace_id="a" * 32, span_id="b" * 16, ts=ts, provider="deepseek", model="deepseek-chat", prompt_tokens=10**6
         )
+        if not remembered:
+            pricing._utc_midnight.cache_clear()
         # when
         assert price_record(1, span)
         # then: the price of the call's own time, as genai-prices computes it
@@ -199,4 +200,4 @@ def test_calls_across_many_days_each_pay_their_own_day_s_price(monkeypatch, reme
         )
         assert span.prompt_cost == reference.input_price.quantize(Decimal("1e-10"))
         assert pricing.price_instant("deepseek", "deepseek-chat", ts).date() == ts.date()
-        assert len(pricing._midnights) <= remembered
+    assert pricing._utc_midnight.cache_info().currsize == (5 if remembered else 1)
