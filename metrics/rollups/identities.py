@@ -53,7 +53,7 @@ def with_ordinals_sql(spans: str) -> str:
 
 # Binary arrays, prepared once per connection: composed as text with the values quoted one by
 # one, a batch of 600 new identities cost the worker 2.1 ms of CPU, this way 1.1 ms, and the
-# call took 16.6 against 14.4 ms (the fifteenth round's VM, 30 batches each in turn).
+# call took 16.6 against 14.4 ms (the sixteenth round, 30 batches each in turn).
 _BATCH_SQL = (
     "SELECT 'user_id', value, ordinal FROM identity_ordinals(%(org_id)s, 'user_id', %(user_id)b::text[])"
     " UNION ALL "
