@@ -1,6 +1,6 @@
 """make bench: the SPEC §12 benchmark. Dataset → production server on loopback → scenarios → report.
 
-    python -m bench.run [--spans 1000000] [--seed 1] [--requests 200] [--smoke]
+    python -m bench.run [--spans 1000000] [--seed 1] [--requests 200] [--scenarios I1] [--smoke]
 
 Uses DATABASE_URL when set (a database dedicated to the benchmark), else an embedded
 PostgreSQL under .data/bench/<spans>-spans (one per dataset size). Prints a table and writes
@@ -21,7 +21,10 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.server import CpuMeter
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATA_DIR = ROOT / ".data" / "bench"
@@ -326,7 +329,13 @@ def check_s6(body: dict[str, Any]) -> str:
 # ---- ingest -------------------------------------------------------------------------------------------
 
 
-def run_ingest(url: str, key: str, token: str, batches: int, clients: int, seed: int = 42) -> dict[str, Any]:
+def run_ingest(
+    url: str, key: str, token: str, batches: int, clients: int, seed: int = 42, meter: "CpuMeter | None" = None
+) -> dict[str, Any]:
+    """One I1 run: `batches` protobuf batches of 500 spans from `clients` connections, then
+    LAG_PROBES visibility-lag probes. With a `meter` (bench.server.CpuMeter), the server's CPU per span too:
+    the workers' and PostgreSQL's from the first batch until the last probe showed, by which
+    time every earlier span was folded, over every span sent (the probes' included)."""
     import http.client
     from urllib.parse import urlsplit
 
@@ -350,6 +359,8 @@ def run_ingest(url: str, key: str, token: str, batches: int, clients: int, seed:
                 statuses.append(response.status)
         connection.close()
 
+    if meter is not None:
+        meter.start()
     cpu_start, started = time.process_time(), time.perf_counter()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
@@ -358,34 +369,55 @@ def run_ingest(url: str, key: str, token: str, batches: int, clients: int, seed:
         thread.join()
     wall = time.perf_counter() - started
     accepted = statuses.count(200) * 500
-    lags = [visibility_lag(url, key, token) for _ in range(5)]
+    client_cpu = time.process_time() - cpu_start
+    lags = [visibility_lag(url, key, token) for _ in range(LAG_PROBES)]
+    server_cpu: dict[str, float | None] = {}
+    if meter is not None:
+        worker_seconds, postgres_seconds = meter.stop()
+        sent = accepted + LAG_PROBE_SPANS * len(lags)
+        server_cpu = {
+            "workers_cpu_us_per_span": round(worker_seconds / sent * 1e6, 1),
+            "postgres_cpu_us_per_span": None if postgres_seconds is None else round(postgres_seconds / sent * 1e6, 1),
+        }
     return {
         "spans": accepted,
         "batches": batches,
         "clients": clients,
         "spans_per_s": round(accepted / wall),
-        "client_cpu_pct": round((time.process_time() - cpu_start) / wall * 100, 1),
+        "client_cpu_pct": round(client_cpu / wall * 100, 1),
         "visibility_lag_ms_max": round(max(lags) * 1000, 1),
         "visibility_lag_ms_median": round(statistics.median(lags) * 1000, 1),
         "all_accepted": accepted == batches * 500,
+        **server_cpu,
     }
 
 
-def ingest_runs(url: str, key: str, token: str, batches: int, runs: int) -> dict[str, Any]:
+def ingest_runs(
+    url: str, key: str, token: str, batches: int, runs: int, meter: "CpuMeter | None" = None
+) -> dict[str, Any]:
     """I1 `runs` times, each with spans of its own: the run with the median rate, the others' rates
     beside it, and the lag and acceptance over all of them.
 
     One burst lasts a few seconds, and a background job of the database (autovacuum of the day's
     partition, a checkpoint) landing in it or not moved one run's rate by 10-20 % here.
     """
-    each = [run_ingest(url, key, token, batches, clients=4, seed=42 + run) for run in range(runs)]
+    each = [run_ingest(url, key, token, batches, clients=4, seed=42 + run, meter=meter) for run in range(runs)]
     median = sorted(each, key=lambda result: result["spans_per_s"])[len(each) // 2]
+    per_run = {
+        f"runs_{figure}": [result[figure] for result in each]
+        for figure in ("spans_per_s", "workers_cpu_us_per_span", "postgres_cpu_us_per_span")
+        if figure in median
+    }
     return {
         **median,
-        "runs_spans_per_s": [result["spans_per_s"] for result in each],
+        **per_run,
         "visibility_lag_ms_max": max(result["visibility_lag_ms_max"] for result in each),
         "all_accepted": all(result["all_accepted"] for result in each),
     }
+
+
+LAG_PROBES = 5
+LAG_PROBE_SPANS = 500
 
 
 def visibility_lag(url: str, key: str, token: str) -> float:
@@ -394,7 +426,7 @@ def visibility_lag(url: str, key: str, token: str) -> float:
     from bench.otlp_load import otlp_body
 
     model = f"lag-probe-{uuid.uuid4().hex[:8]}"
-    body = otlp_body(500, random.Random(), model=model)
+    body = otlp_body(LAG_PROBE_SPANS, random.Random(), model=model)
     with Client(timeout=60) as http:
         http.post(
             f"{url}/v1/traces", content=body, headers={"content-type": "application/x-protobuf", "x-api-key": key}
@@ -406,7 +438,7 @@ def visibility_lag(url: str, key: str, token: str) -> float:
                 params={"metrics": "request_count", "interval": "1day", "model": model},
                 headers={"Authorization": f"Bearer {token}"},
             )
-            if sum(r["request_count"] for r in response.json()["data"]) >= 500:
+            if sum(r["request_count"] for r in response.json()["data"]) >= LAG_PROBE_SPANS:
                 return time.perf_counter() - acknowledged
     return float("inf")
 
@@ -464,6 +496,37 @@ def machine_commit() -> str:
     return result.stdout.strip()
 
 
+def run_cached(env: dict[str, str], args: argparse.Namespace, s1: Any) -> tuple[dict[str, Any], int]:
+    """S7: S1 again from a warm cache, on a server of its own with caching on; its result and the
+    server's peak worker RSS."""
+    from bench.client import Client
+    from bench.server import Server
+
+    with Server(env, args.workers) as server, Client(timeout=120) as http:
+        token = login(http, server.url, "bench-large")
+        warm_cache(http, server.url, s1, token, args.workers)
+        result = run_scenario(http, server.url, s1, token, args.warmup, args.requests)
+        result.pop("last_body")
+        # Redis is shared by all workers: every request must hit. Local memory is per worker and
+        # sync workers take a new connection per request, so an odd worker may still miss.
+        wanted = 1.0 if os.environ.get("REDIS_URL") else 0.9
+        ratio = result["cache_hit_ratio"]
+        result["check"] = "ok" if ratio >= wanted else f"MISMATCH: cache hit ratio {ratio} < {wanted}"
+        return result, server.peak_worker_rss
+
+
+SCENARIO_NAMES = ("S1", "S2", "S3", "S4", "S5", "S6", "I1", "S7")
+
+
+def scenario_names(text: str) -> tuple[str, ...]:
+    """--scenarios: names from SCENARIO_NAMES, comma-separated."""
+    names = tuple(name.strip().upper() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in SCENARIO_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"choose from {','.join(SCENARIO_NAMES)} (got {text!r})")
+    return names
+
+
 def main() -> int:  # noqa: C901 - a script reads best top to bottom
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spans", type=int, default=1_000_000)
@@ -474,6 +537,12 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
     parser.add_argument("--ingest-batches", type=int, default=200)
     parser.add_argument("--ingest-runs", type=int, default=3, help="I1 runs; the report gives the median one")
     parser.add_argument("--smoke", action="store_true", help="tiny and strict: fail on any wrong answer")
+    parser.add_argument(
+        "--scenarios",
+        type=scenario_names,
+        default=SCENARIO_NAMES,
+        help=f"a comma-separated subset of {','.join(SCENARIO_NAMES)} to run, e.g. I1 (default: all)",
+    )
     args = parser.parse_args()
     data_dir = data_dir_for(args.spans)
     setup_django(data_dir)
@@ -481,7 +550,7 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
     from accounts.models import Organization
     from bench.client import Client
     from bench.scenarios import S1_CHECK, S3_CHECK, scenarios
-    from bench.server import Server, server_env
+    from bench.server import CpuMeter, Server, server_env
 
     code_commit = machine_commit()
     log(f"dataset: {args.spans:,} spans over 90 days in 3 organizations (code of commit {code_commit})")
@@ -496,7 +565,8 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
         scopes=["spans:write"],
     ).secret
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    plan = scenarios(end)
+    s1, *_ = plan = scenarios(end)
+    plan = [scenario for scenario in plan if scenario.name in args.scenarios]
     results: dict[str, Any] = {}
     failures: list[str] = []
     env_args = (os.environ.get("DATABASE_URL"), data_dir)
@@ -528,27 +598,23 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
             if result["check"] != "ok":
                 failures.append(f"{scenario.name}: {result['check']}")
             results[scenario.name] = result
-        log(f"I1: OTLP protobuf ingest, {args.ingest_batches} batches of 500, 4 clients, {args.ingest_runs} runs")
-        ingest_token = login(http, server.url, INGEST_ORG)
-        results["I1"] = ingest_runs(server.url, key, ingest_token, args.ingest_batches, args.ingest_runs)
-        if not results["I1"]["all_accepted"]:
-            failures.append("I1: not every batch was accepted")
+        if "I1" in args.scenarios:
+            log(f"I1: OTLP protobuf ingest, {args.ingest_batches} batches of 500, 4 clients, {args.ingest_runs} runs")
+            ingest_token = login(http, server.url, INGEST_ORG)
+            results["I1"] = ingest_runs(
+                server.url, key, ingest_token, args.ingest_batches, args.ingest_runs, meter=CpuMeter(server)
+            )
+            if not results["I1"]["all_accepted"]:
+                failures.append("I1: not every batch was accepted")
+            if not results["I1"]["workers_cpu_us_per_span"] > 0:
+                failures.append("I1: the workers were seen using no CPU (bench.server.CpuMeter is broken)")
         peak_rss = server.peak_worker_rss
-    with Server(server_env(*env_args, cache_ttl=300), args.workers) as server, Client(timeout=120) as http:
-        token = login(http, server.url, "bench-large")
+    if "S7" in args.scenarios:
         log("S7: S1 from a warm cache")
-        warm_cache(http, server.url, plan[0], token, args.workers)
-        result = run_scenario(http, server.url, plan[0], token, args.warmup, args.requests)
-        result.pop("last_body")
-        # Redis is shared by all workers: every request must hit. Local memory is per worker and
-        # sync workers take a new connection per request, so an odd worker may still miss.
-        wanted = 1.0 if os.environ.get("REDIS_URL") else 0.9
-        ratio = result["cache_hit_ratio"]
-        result["check"] = "ok" if ratio >= wanted else f"MISMATCH: cache hit ratio {ratio} < {wanted}"
-        if result["check"] != "ok":
-            failures.append(f"S7: {result['check']}")
-        results["S7"] = result
-        peak_rss = max(peak_rss, server.peak_worker_rss)
+        results["S7"], s7_peak_rss = run_cached(server_env(*env_args, cache_ttl=300), args, s1)
+        if results["S7"]["check"] != "ok":
+            failures.append(f"S7: {results['S7']['check']}")
+        peak_rss = max(peak_rss, s7_peak_rss)
     report = {
         "date": datetime.now(UTC).isoformat(),
         "machine": {**machine(), "commit": code_commit},
@@ -575,26 +641,36 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
     return 0
 
 
+def print_ingest(ingest: dict[str, Any], cores: int) -> None:
+    print(
+        f"I1       {ingest['spans_per_s']:,} spans/s accepted, the median of "
+        f"{' / '.join(f'{rate:,}' for rate in ingest['runs_spans_per_s'])} ({ingest['clients']} clients, "
+        f"client CPU {ingest['client_cpu_pct']}%), visibility lag max {ingest['visibility_lag_ms_max']} ms"
+    )
+    if ingest.get("postgres_cpu_us_per_span") is not None:
+        # 20,000 spans/s (the target) on `cores` cores leaves cores × 50 µs of CPU a span for everything.
+        print(
+            f"         CPU a span in that run: workers {ingest['workers_cpu_us_per_span']} µs, PostgreSQL "
+            f"{ingest['postgres_cpu_us_per_span']} µs (20,000 spans/s on {cores} cores leaves {cores * 50} µs)"
+        )
+
+
 def print_table(report: dict[str, Any]) -> None:
     print()
-    print(
-        f"{'scenario':<9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>8}{'floor p50':>11}{'API/floor':>10}  check"
-    )
-    for name, result in report["results"].items():
-        if name == "I1":
-            continue
+    timed = {name: result for name, result in report["results"].items() if name != "I1"}
+    if timed:
+        header = f"{'scenario':<9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>8}{'floor p50':>11}{'API/floor':>10}"
+        print(f"{header}  check")
+    for name, result in timed.items():
         floor = result.get("floor", {}).get("p50_ms", "")
         ratio = result.get("api_over_floor", "")
         print(
             f"{name:<9}{result['p50_ms']:>9}{result['p95_ms']:>9}{result['p99_ms']:>9}{result['requests_per_s']:>8}"
             f"{floor:>11}{ratio:>10}  {result['check']}"
         )
-    ingest = report["results"]["I1"]
-    print(
-        f"I1       {ingest['spans_per_s']:,} spans/s accepted, the median of "
-        f"{' / '.join(f'{rate:,}' for rate in ingest['runs_spans_per_s'])} ({ingest['clients']} clients, "
-        f"client CPU {ingest['client_cpu_pct']}%), visibility lag max {ingest['visibility_lag_ms_max']} ms"
-    )
+    ingest = report["results"].get("I1")
+    if ingest:
+        print_ingest(ingest, report["machine"]["cores"])
     print(
         f"dataset  {report['dataset']['spans']:,} spans, "
         + (

@@ -56,6 +56,13 @@ class Server:
         threading.Thread(target=self._watch_memory, daemon=True).start()
         return self
 
+    def workers(self) -> list[psutil.Process]:
+        """The worker processes serving now (gunicorn's master only hands out connections)."""
+        try:
+            return psutil.Process(self.process.pid).children()  # type: ignore[union-attr]
+        except psutil.Error:
+            return []
+
     def _watch_memory(self) -> None:
         master = psutil.Process(self.process.pid)  # type: ignore[union-attr]
         while self._watching:
@@ -74,6 +81,51 @@ class Server:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
+    """User + system CPU seconds each process has used so far, by pid (gone or unreadable ones left out)."""
+    spent = {}
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        spent[process.pid] = times.user + times.system
+    return spent
+
+
+def postgres_processes() -> list[psutil.Process]:
+    """Every PostgreSQL process on this machine: the embedded server's, or the one DATABASE_URL
+    names when it runs here (a remote server's are not seen, and its CPU is not reported)."""
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "postmaster")]
+
+
+class CpuMeter:
+    """The CPU the server's workers and PostgreSQL spend between `start` and `stop`.
+
+    Counted per process: one that starts meanwhile (an autovacuum worker) counts in full, one
+    that ends meanwhile (a parallel query worker) is missed. The folds, the queue's VACUUM and
+    the identity numbering run in these processes, so work deferred past a request is counted.
+    """
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self._workers: dict[int, float] = {}
+        self._postgres: dict[int, float] = {}
+
+    def start(self) -> None:
+        self._workers = cpu_seconds(self.server.workers())
+        self._postgres = cpu_seconds(postgres_processes())
+
+    def stop(self) -> tuple[float, float | None]:
+        """(workers' CPU seconds, PostgreSQL's or None when no PostgreSQL process runs here)."""
+        workers = cpu_seconds(self.server.workers())
+        postgres = cpu_seconds(postgres_processes())
+        worker_seconds = sum(spent - self._workers.get(pid, 0.0) for pid, spent in workers.items())
+        if not postgres:
+            return worker_seconds, None
+        return worker_seconds, sum(spent - self._postgres.get(pid, 0.0) for pid, spent in postgres.items())
 
 
 def server_env(database_url: str | None, data_dir: Path, cache_ttl: int) -> dict[str, str]:
