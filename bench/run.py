@@ -496,6 +496,22 @@ def machine_commit() -> str:
     return result.stdout.strip()
 
 
+def postmaster() -> Any:
+    """The benchmark database's postmaster when it runs on this machine (bench.server.postmaster_of)."""
+    from django.db import DatabaseError, connection
+
+    from bench.server import postmaster_of
+
+    try:
+        with connection.cursor() as cursor:
+            # Reading data_directory needs a superuser or pg_read_all_settings: without, no figure.
+            cursor.execute("SELECT pg_backend_pid(), current_setting('data_directory')")
+            backend_pid, data_directory = cursor.fetchone()
+    except DatabaseError:
+        return None
+    return postmaster_of(backend_pid, data_directory)
+
+
 def run_cached(env: dict[str, str], args: argparse.Namespace, s1: Any) -> tuple[dict[str, Any], int]:
     """S7: S1 again from a warm cache, on a server of its own with caching on; its result and the
     server's peak worker RSS."""
@@ -602,12 +618,19 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
             log(f"I1: OTLP protobuf ingest, {args.ingest_batches} batches of 500, 4 clients, {args.ingest_runs} runs")
             ingest_token = login(http, server.url, INGEST_ORG)
             results["I1"] = ingest_runs(
-                server.url, key, ingest_token, args.ingest_batches, args.ingest_runs, meter=CpuMeter(server)
+                server.url,
+                key,
+                ingest_token,
+                args.ingest_batches,
+                args.ingest_runs,
+                meter=CpuMeter(server, postmaster()),
             )
             if not results["I1"]["all_accepted"]:
                 failures.append("I1: not every batch was accepted")
             if not results["I1"]["workers_cpu_us_per_span"] > 0:
                 failures.append("I1: the workers were seen using no CPU (bench.server.CpuMeter is broken)")
+            if results["I1"]["postgres_cpu_us_per_span"] is None and not os.environ.get("DATABASE_URL"):
+                failures.append("I1: the embedded PostgreSQL's CPU was not seen (bench.server.postmaster_of)")
         peak_rss = server.peak_worker_rss
     if "S7" in args.scenarios:
         log("S7: S1 from a warm cache")

@@ -56,13 +56,6 @@ class Server:
         threading.Thread(target=self._watch_memory, daemon=True).start()
         return self
 
-    def workers(self) -> list[psutil.Process]:
-        """The worker processes serving now (gunicorn's master only hands out connections)."""
-        try:
-            return psutil.Process(self.process.pid).children()  # type: ignore[union-attr]
-        except psutil.Error:
-            return []
-
     def _watch_memory(self) -> None:
         master = psutil.Process(self.process.pid)  # type: ignore[union-attr]
         while self._watching:
@@ -83,49 +76,63 @@ class Server:
                 self.process.kill()
 
 
-def cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
-    """User + system CPU seconds each process has used so far, by pid (gone or unreadable ones left out)."""
-    spent = {}
-    for process in processes:
+def tree_cpu_seconds(root: psutil.Process) -> float:
+    """User + system CPU seconds `root` and its children have used so far, ended children
+    included: their time is added to the parent's children times when it reaps them. (A child
+    ending at the moment of reading may be missed or counted twice: milliseconds.)"""
+    total = 0.0
+    for child in root.children():
         try:
-            times = process.cpu_times()
+            times = child.cpu_times()
         except psutil.Error:
             continue
-        spent[process.pid] = times.user + times.system
-    return spent
+        total += times.user + times.system
+    own = root.cpu_times()
+    return total + own.user + own.system + own.children_user + own.children_system
 
 
-def postgres_processes() -> list[psutil.Process]:
-    """Every PostgreSQL process on this machine: the embedded server's, or the one DATABASE_URL
-    names when it runs here (a remote server's are not seen, and its CPU is not reported)."""
-    return [p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "postmaster")]
+def postmaster_of(backend_pid: int, data_directory: str) -> psutil.Process | None:
+    """The postmaster of the PostgreSQL server the benchmark uses, if it runs on this machine: the
+    parent of the benchmark's own backend, checked against the server's data directory (a remote
+    server's backend pid may name any process here, or none)."""
+    try:
+        postmaster = psutil.Process(backend_pid).parent()
+        if postmaster is not None and os.path.samefile(postmaster.cwd(), data_directory):
+            return postmaster
+    except (psutil.Error, OSError):
+        pass
+    return None
 
 
 class CpuMeter:
-    """The CPU the server's workers and PostgreSQL spend between `start` and `stop`.
+    """The CPU the server (gunicorn's processes) and PostgreSQL spend between `start` and `stop`.
 
-    Counted per process: one that starts meanwhile (an autovacuum worker) counts in full, one
-    that ends meanwhile (a parallel query worker) is missed. The folds, the queue's VACUUM and
-    the identity numbering run in these processes, so work deferred past a request is counted.
+    Whole process trees are counted, with the processes that end meanwhile: a connection Django
+    recycles (every DB_CONN_MAX_AGE seconds) ends its backend. Counting only the processes alive
+    at the end lost their CPU: a harness doing so gave PostgreSQL 12.8-60.2 µs a span in some
+    runs against 110-150 in the others. The folds, the queue's VACUUM and the identity numbering
+    run in these processes, so work done after a request answered is counted too.
     """
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, postmaster: psutil.Process | None) -> None:
         self.server = server
-        self._workers: dict[int, float] = {}
-        self._postgres: dict[int, float] = {}
+        self.postmaster = postmaster
+        self._started: tuple[float, float | None] = (0.0, None)
+
+    def _read(self) -> tuple[float, float | None]:
+        gunicorn = psutil.Process(self.server.process.pid)  # type: ignore[union-attr]
+        return tree_cpu_seconds(gunicorn), None if self.postmaster is None else tree_cpu_seconds(self.postmaster)
 
     def start(self) -> None:
-        self._workers = cpu_seconds(self.server.workers())
-        self._postgres = cpu_seconds(postgres_processes())
+        self._started = self._read()
 
     def stop(self) -> tuple[float, float | None]:
-        """(workers' CPU seconds, PostgreSQL's or None when no PostgreSQL process runs here)."""
-        workers = cpu_seconds(self.server.workers())
-        postgres = cpu_seconds(postgres_processes())
-        worker_seconds = sum(spent - self._workers.get(pid, 0.0) for pid, spent in workers.items())
-        if not postgres:
-            return worker_seconds, None
-        return worker_seconds, sum(spent - self._postgres.get(pid, 0.0) for pid, spent in postgres.items())
+        """(the server's CPU seconds, PostgreSQL's or None when its server does not run here)."""
+        server, postgres = self._read()
+        server_before, postgres_before = self._started
+        if postgres is None or postgres_before is None:
+            return server - server_before, None
+        return server - server_before, postgres - postgres_before
 
 
 def server_env(database_url: str | None, data_dir: Path, cache_ttl: int) -> dict[str, str]:
