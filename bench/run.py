@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import psutil
+
     from bench.server import CpuMeter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -333,9 +335,9 @@ def run_ingest(
     url: str, key: str, token: str, batches: int, clients: int, seed: int = 42, meter: "CpuMeter | None" = None
 ) -> dict[str, Any]:
     """One I1 run: `batches` protobuf batches of 500 spans from `clients` connections, then
-    LAG_PROBES visibility-lag probes. With a `meter` (bench.server.CpuMeter), the server's CPU per span too:
-    the workers' and PostgreSQL's from the first batch until the last probe showed, by which
-    time every earlier span was folded, over every span sent (the probes' included)."""
+    LAG_PROBES visibility-lag probes. With a `meter` (bench.server.CpuMeter), the CPU a span cost
+    gunicorn's processes and PostgreSQL too, from the first batch until the last probe showed (by
+    then every earlier span was folded), over every span sent (the probes' included)."""
     import http.client
     from urllib.parse import urlsplit
 
@@ -496,7 +498,7 @@ def machine_commit() -> str:
     return result.stdout.strip()
 
 
-def postmaster() -> Any:
+def postmaster() -> "psutil.Process | None":
     """The benchmark database's postmaster when it runs on this machine (bench.server.postmaster_of)."""
     from django.db import DatabaseError, connection
 
