@@ -583,8 +583,9 @@ def main() -> int:  # noqa: C901 - a script reads best top to bottom
         scopes=["spans:write"],
     ).secret
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    s1, *_ = plan = scenarios(end)
-    plan = [scenario for scenario in plan if scenario.name in args.scenarios]
+    every_scenario = scenarios(end)
+    s1 = every_scenario[0]  # S7 asks S1's question again, cached
+    plan = [scenario for scenario in every_scenario if scenario.name in args.scenarios]
     results: dict[str, Any] = {}
     failures: list[str] = []
     env_args = (os.environ.get("DATABASE_URL"), data_dir)
