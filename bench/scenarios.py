@@ -123,6 +123,12 @@ def scenarios(end: datetime) -> list[Scenario]:
     ]
 
 
+# Not a SPEC scenario: the cheapest answer the server gives over HTTP (Django, no authentication,
+# no database), timed right after S1 with the same client. S1 over HTTP cannot cost less than its
+# statement plus this, which bounds S1 ÷ floor from below (bench/README, "Targets").
+HTTP_PATH = Scenario("H0", "GET /health: the HTTP path alone (no authentication, no database)", "GET", "/health")
+
+
 # Floors: what a hand-written statement against the best tables the service keeps costs, with
 # the same answer. S1 reads the provider-and-model hourly rollup (fewer rows than the full one),
 # S5 the daily one by provider, model and environment (its stored p95 where a day and model is
