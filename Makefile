@@ -8,7 +8,7 @@ SEED_ARGS ?=
 
 SPANS ?= 1000000
 
-.PHONY: install run test lint format bench bench-smoke soak clean-data
+.PHONY: install run test lint format bench bench-smoke bench-load-floor soak clean-data
 
 $(VENV)/.installed: requirements/base.txt requirements/dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -41,6 +41,12 @@ bench: install
 # A tiny run that checks every scenario answers correctly (no timing assertions).
 bench-smoke: install
 	$(PY) -m bench.run --spans 20000 --requests 20 --warmup 5 --ingest-batches 10 --smoke
+	$(PY) -m bench.load_floor --spans 20000 --sample 5000
+
+# What storing a loaded dataset's rows and computing their rollups take at best: the floor under the
+# load rate (bench/load_floor.py; after `make bench SPANS=...`).
+bench-load-floor: install
+	$(PY) -m bench.load_floor --spans $(SPANS)
 
 # Steady OTLP ingest with the visibility lag probed throughout (bench/soak.py; SOAK_RATE spans/s for SOAK_SECONDS;
 # SOAK_SESSIONS=per-span gives every span a session of its own).
