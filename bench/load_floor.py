@@ -64,6 +64,7 @@ def store_samples(dsn: str, table: str, sample: int, workers: int, index_after: 
                     [worker * sample, sample],
                 )
                 indexes = "" if index_after else " INCLUDING INDEXES"
+                conn.execute(f"DROP TABLE IF EXISTS {copy}")  # left by an interrupted run
                 conn.execute(f"CREATE TABLE {copy} (LIKE {table} INCLUDING DEFAULTS{indexes})")
                 conn.commit()
                 try:
@@ -117,11 +118,13 @@ def rebuild_day_seconds(org_id: int, day: datetime, runs: int = 3) -> tuple[floa
         )
         columns = [name for (name,) in cursor.fetchall()]
     shifted = ", ".join("ts + make_interval(days => %(days)s)" if name == "ts" else name for name in columns)
+    # Committed, not rolled back with the rest: the process remembers the partitions it made, and
+    # the service makes a week's ahead anyway.
+    ensure_partitions([(day + ahead).date()])
     best = math.inf
     spans, rows = 0, {}
     for _ in range(runs):
         with transaction.atomic():
-            ensure_partitions([(day + ahead).date()])
             with connection.cursor() as cursor:
                 cursor.execute(
                     f"INSERT INTO {SPANS_TABLE} ({', '.join(columns)}) SELECT {shifted} FROM {SPANS_TABLE}"
