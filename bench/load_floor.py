@@ -98,6 +98,18 @@ def store_samples(dsn: str, table: str, sample: int, workers: int, index_after: 
     return sum(rows for rows, _ in results), max(seconds for _, seconds in results)
 
 
+def dataset_rows(table: str) -> int:
+    """The rows of `table` that belong to the dataset: not those of I1's and the soak's own organization."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM {table} WHERE org_id NOT IN (SELECT id FROM accounts_organization WHERE slug = %s)",
+            [INGEST_ORG],
+        )
+        return int(cursor.fetchone()[0])
+
+
 def rebuild_day_seconds(org_id: int, day: datetime, runs: int = 3) -> tuple[float, int, dict[str, int]]:
     """The fastest of `runs` rebuilds of one day's rollups by the load's own code (`rebuild_rollups`,
     on one connection), the day's spans and the rows it wrote per table.
@@ -164,30 +176,22 @@ def main() -> int:
     connection.ensure_connection()
     info = connection.connection.info
     dsn = make_conninfo(info.dsn, password=info.password or None)  # the dsn leaves the password out
-    with connection.cursor() as cursor:
-        # The dataset's spans, not those I1 and the soak sent to their own organization.
-        cursor.execute(
-            f"SELECT count(*) FROM {SPANS_TABLE} WHERE org_id NOT IN"
-            " (SELECT id FROM accounts_organization WHERE slug = %s)",
-            [INGEST_ORG],
-        )
-        spans = cursor.fetchone()[0]
+    spans = dataset_rows(SPANS_TABLE)
     if spans < args.spans * 0.99:
         log(f"the {args.spans:,}-span dataset is not loaded ({spans:,} spans): run make bench SPANS={args.spans} first")
         return 1
     tables: list[dict[str, Any]] = []
     for table in SPAN_TABLES:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT count(*) FROM {table} WHERE org_id NOT IN"
-                " (SELECT id FROM accounts_organization WHERE slug = %s)",
-                [INGEST_ORG],
-            )
-            rows_in_dataset = cursor.fetchone()[0]
+        rows_in_dataset = dataset_rows(table)
         if not rows_in_dataset:
             continue
         stored, seconds = store_samples(dsn, table, args.sample, args.workers)
-        entry = {"table": table, "rows": rows_in_dataset, "sample_rows": stored, "rows_per_s": round(stored / seconds)}
+        entry: dict[str, Any] = {
+            "table": table,
+            "rows": rows_in_dataset,
+            "sample_rows": stored,
+            "rows_per_s": round(stored / seconds),
+        }
         if table == SPANS_TABLE:
             stored_bare, seconds_bare = store_samples(dsn, table, args.sample, args.workers, index_after=True)
             entry["rows_per_s_indexed_after"] = round(stored_bare / seconds_bare)
