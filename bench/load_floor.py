@@ -28,6 +28,7 @@ import argparse
 import json
 import math
 import os
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -153,12 +154,9 @@ def rebuild_day_seconds(org_id: int, day: datetime, runs: int = 3) -> tuple[floa
 
 
 def _index_on_copy(definition: str, table: str, copy: str) -> str:
-    """An index definition of `table` (pg_get_indexdef) made for its copy, under a name of its own."""
-    head, _, rest = definition.partition(" ON ")
-    on_what = (
-        rest.replace("ONLY ", "", 1).replace(f"public.{table} ", f"{copy} ", 1).replace(f"{table} ", f"{copy} ", 1)
-    )
-    return f"{head.rsplit(' ', 1)[0]} ON {on_what}"
+    """An index definition of `table` (pg_get_indexdef) made for its copy, PostgreSQL naming it:
+    "CREATE [UNIQUE] INDEX name ON [ONLY] [public.]table USING ..." → "... INDEX ON copy USING ..."."""
+    return re.sub(rf" \S+ ON (ONLY )?(public\.)?{table} ", f" ON {copy} ", definition, count=1)
 
 
 def main() -> int:
