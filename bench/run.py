@@ -42,6 +42,9 @@ ORG_SHARES = {"bench-large": 0.90, "bench-small-a": 0.05, "bench-small-b": 0.05}
 INGEST_ORG = "bench-ingest"
 PASSWORD = "bench-password-" + "x" * 8
 FLOOR_BUDGET_SECONDS = 30
+# After each I1 run: batches of this many spans, each timed until GET /metrics counts all of it.
+LAG_PROBES = 5
+LAG_PROBE_SPANS = 500
 
 
 def log(message: str) -> None:
@@ -416,10 +419,6 @@ def ingest_runs(
         "visibility_lag_ms_max": max(result["visibility_lag_ms_max"] for result in each),
         "all_accepted": all(result["all_accepted"] for result in each),
     }
-
-
-LAG_PROBES = 5
-LAG_PROBE_SPANS = 500
 
 
 def visibility_lag(url: str, key: str, token: str) -> float:
